@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (dependencies point down only): C shims → LoomTensor → LoomCheckpoint / LoomTraining → loom.
+// See ../shared/ARCHITECTURE.md and docs/ for what each layer holds.
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let fast = v5
+
+let package = Package(
+    name: "Loom",
+    products: [
+        .executable(name: "loom", targets: ["loom"]),
+        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomTraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS is opened with dlopen after OPENBLAS_CORETYPE is chosen (see Sources/CLoomBLAS).
+        .target(name: "CLoomBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+
+        .target(name: "LoomTensor", dependencies: ["CLoomBLAS"], swiftSettings: fast),
+        .target(name: "LoomCheckpoint", dependencies: ["LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
+        .executableTarget(
+            name: "loom",
+            dependencies: [
+                "LoomTensor", "LoomCheckpoint", "LoomTraining",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: v5),
+
+        .testTarget(name: "LoomTensorTests", dependencies: ["LoomTensor"], swiftSettings: v5),
+        .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+    ]
+)

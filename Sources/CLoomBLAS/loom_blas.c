@@ -1,0 +1,132 @@
+#define _GNU_SOURCE
+#include "loom_blas.h"
+
+#include <cpuid.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// CBLAS enum values (cblas.h): we do not include the header so that nothing links libopenblas.
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
+                         float, float *, int);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+typedef char *(*get_string_fn)(void);
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_status = -1;
+static char load_error[512];
+static char coretype_env[64];
+static int coretype_chosen = 0;
+static char library_path[512];
+
+static sgemm_fn p_sgemm;
+static set_threads_fn p_set_threads;
+static get_threads_fn p_get_threads;
+static get_string_fn p_corename;
+static get_string_fn p_config;
+
+static unsigned long long read_xcr0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+int loom_cpu_vector_bits(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    int osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1, fma = (ecx >> 12) & 1;
+    if (!osxsave || !avx) return 0;
+    unsigned long long xcr0 = read_xcr0();
+    if ((xcr0 & 0x6) != 0x6) return 0;  // the OS saves XMM and YMM state
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    int avx2 = (ebx >> 5) & 1;
+    int avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1, avx512cd = (ebx >> 28) & 1;
+    int avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
+    int zmm_saved = (xcr0 & 0xE0) == 0xE0;  // opmask, ZMM_Hi256, Hi16_ZMM
+    if (avx512f && avx512dq && avx512cd && avx512bw && avx512vl && zmm_saved) return 512;
+    if (avx2 && fma) return 256;
+    return 0;
+}
+
+static void choose_coretype(void) {
+    const char *current = getenv("OPENBLAS_CORETYPE");
+    if (current && current[0]) {  // the user's choice wins
+        snprintf(coretype_env, sizeof coretype_env, "%s", current);
+        return;
+    }
+    const char *core = NULL;
+    switch (loom_cpu_vector_bits()) {
+    case 512: core = "SkylakeX"; break;
+    case 256: core = "Haswell"; break;
+    default: break;  // let OpenBLAS detect: older CPUs are identified correctly
+    }
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 0);
+        snprintf(coretype_env, sizeof coretype_env, "%s", core);
+        coretype_chosen = 1;
+    }
+}
+
+static void load(void) {
+    choose_coretype();
+    const char *candidates[4];
+    int count = 0;
+    const char *override = getenv("LOOM_OPENBLAS_LIBRARY");
+    if (override && override[0]) candidates[count++] = override;
+    candidates[count++] = "libopenblas.so.0";
+    candidates[count++] = "libopenblas.so";
+    void *handle = NULL;
+    for (int i = 0; i < count && !handle; i++) {
+        handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (handle) snprintf(library_path, sizeof library_path, "%s", candidates[i]);
+    }
+    if (!handle) {
+        snprintf(load_error, sizeof load_error,
+                 "could not load OpenBLAS (%s); install it with: apt-get install libopenblas-dev",
+                 dlerror());
+        return;
+    }
+    p_sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    p_set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    p_get_threads = (get_threads_fn)dlsym(handle, "openblas_get_num_threads");
+    p_corename = (get_string_fn)dlsym(handle, "openblas_get_corename");
+    p_config = (get_string_fn)dlsym(handle, "openblas_get_config");
+    if (!p_sgemm) {
+        snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm symbol", library_path);
+        return;
+    }
+    load_status = 0;
+}
+
+int loom_blas_load(void) {
+    pthread_once(&load_once, load);
+    return load_status;
+}
+
+const char *loom_blas_error(void) { return load_status == 0 ? NULL : load_error; }
+const char *loom_blas_corename(void) {
+    return (loom_blas_load() == 0 && p_corename) ? p_corename() : "";
+}
+const char *loom_blas_config(void) { return (loom_blas_load() == 0 && p_config) ? p_config() : ""; }
+const char *loom_blas_coretype_env(void) { loom_blas_load(); return coretype_env; }
+int loom_blas_coretype_chosen_by_loom(void) { loom_blas_load(); return coretype_chosen; }
+const char *loom_blas_library_path(void) { loom_blas_load(); return library_path; }
+
+void loom_blas_set_threads(int threads) {
+    if (loom_blas_load() == 0 && p_set_threads) p_set_threads(threads);
+}
+int loom_blas_get_threads(void) {
+    return (loom_blas_load() == 0 && p_get_threads) ? p_get_threads() : 1;
+}
+
+void loom_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                const float *b, int ldb, float beta, float *c, int ldc) {
+    // Callers check loom_blas_load() once up front (Swift: BLAS.ensureLoaded()); this is the hot path.
+    p_sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b,
+            ldb, beta, c, ldc);
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// Which keys each query may see.
+public struct AttentionMask: Sendable {
+    /// Query i (of Tq) sits at position Tk − Tq + i and sees keys at or before it (works with a KV cache).
+    public var isCausal: Bool
+    /// [B · Tk], true for real tokens: padding keys are never attended. Nil: every key is real.
+    public var keyPadding: [Bool]?
+
+    public init(isCausal: Bool = false, keyPadding: [Bool]? = nil) {
+        self.isCausal = isCausal
+        self.keyPadding = keyPadding
+    }
+
+    public static let none = AttentionMask()
+    public static let causal = AttentionMask(isCausal: true)
+
+    /// True when query `i` of a row may attend key `j`.
+    @inline(__always)
+    func allows(batch: Int, query i: Int, key j: Int, tq: Int, tk: Int) -> Bool {
+        if isCausal && j > tk - tq + i { return false }
+        if let keyPadding, !keyPadding[batch * tk + j] { return false }
+        return true
+    }
+}
+
+/// Fused scaled-dot-product attention, softmax(scale · Q·Kᵀ + mask) · V, per (batch, head), with
+/// grouped-query heads: query head h reads KV head h / (H / Hkv), as transformers' `repeat_kv`.
+///
+/// query [B, H, Tq, D], key [B, Hkv, Tk, D], value [B, Hkv, Tk, Dv] → [B, H, Tq, Dv]. Inputs may be
+/// views (e.g. transposed from [B, T, H, D]); the result is laid out as [B, Tq, H, Dv] in memory, so
+/// `.transposed(1, 2).reshaped([B, Tq, H·Dv])` costs nothing. The score matrix lives only per head in
+/// scratch; backward recomputes it from the saved log-sum-exp. A query row with no visible key
+/// attends uniformly to all keys, as transformers' additive min-float mask makes it.
+public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
+                                      mask: AttentionMask = .none, scale: Float? = nil) -> Tensor {
+    precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "attention wants rank-4 q/k/v, got \(describe(query.shape)), \(describe(key.shape)), \(describe(value.shape))")
+    let (b, h, tq, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+    let (hkv, tk, dv) = (key.shape[1], key.shape[2], value.shape[3])
+    precondition(key.shape[0] == b && value.shape[0] == b && key.shape[3] == d && value.shape[1] == hkv && value.shape[2] == tk,
+                 "attention shapes: q \(describe(query.shape)), k \(describe(key.shape)), v \(describe(value.shape))")
+    precondition(hkv > 0 && h % hkv == 0, "\(h) query heads are not a multiple of \(hkv) key/value heads")
+    if let pad = mask.keyPadding { precondition(pad.count == b * tk, "key padding mask has \(pad.count) entries for [\(b), \(tk)]") }
+    let scale = scale ?? 1 / Float(d).squareRoot()
+    let nRep = h / hkv
+    let q = Attention.Operand(query), k = Attention.Operand(key), v = Attention.Operand(value)
+
+    let storage = TensorStorage(uninitializedCount: b * tq * h * dv)
+    let out = Tensor(storage: storage, shape: [b, h, tq, dv], strides: [tq * h * dv, dv, h * dv, 1])
+    var logSumExp = [Float](repeating: 0, count: b * h * tq)
+    logSumExp.withUnsafeMutableBufferPointer { lseBuffer in
+        let lse = lseBuffer.baseAddress!
+        BLAS.withSingleThreadedGEMM {
+            Threads.parallelFor(b * h, grain: 1) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+                defer { scores.deallocate() }
+                for bh in range {
+                    let (s, head) = (bh / h, bh % h)
+                    let kvHead = head / nRep
+                    BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
+                               a: q.at(s, head), lda: q.ld, b: k.at(s, kvHead), ldb: k.ld, beta: 0, c: scores, ldc: tk)
+                    for i in 0..<tq {
+                        lse[bh * tq + i] = Attention.maskedSoftmaxRow(scores + i * tk, batch: s, query: i, tq: tq, tk: tk, mask: mask)
+                    }
+                    BLAS.sgemm(transA: false, transB: false, m: tq, n: dv, k: tk, a: scores, lda: tk,
+                               b: v.at(s, kvHead), ldb: v.ld, beta: 0, c: out.pointer + s * tq * h * dv + head * dv, ldc: h * dv)
+                }
+            }
+        }
+    }
+
+    let saved = (q: q, k: k, v: v, out: out.detached())
+    return Tensor.record("attention", out, inputs: [query, key, value]) { g in
+        let dO = Attention.Operand(g)
+        let gq = query.needsGradient ? Tensor(zeros: [b, h, tq, d]) : nil
+        let gk = key.needsGradient ? Tensor(zeros: [b, hkv, tk, d]) : nil
+        let gv = value.needsGradient ? Tensor(zeros: [b, hkv, tk, dv]) : nil
+        logSumExp.withUnsafeBufferPointer { lseBuffer in
+            let lse = lseBuffer.baseAddress!
+            BLAS.withSingleThreadedGEMM {
+                // One worker per (batch, KV head): the heads sharing a KV head add into the same dK, dV.
+                Threads.parallelFor(b * hkv, grain: 1) { range in
+                    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+                    let dp = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+                    defer { p.deallocate(); dp.deallocate() }
+                    for bk in range {
+                        let (s, kvHead) = (bk / hkv, bk % hkv)
+                        for head in (kvHead * nRep)..<((kvHead + 1) * nRep) {
+                            let bh = s * h + head
+                            // P = exp(scale·Q·Kᵀ − lse), masked
+                            BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
+                                       a: saved.q.at(s, head), lda: saved.q.ld, b: saved.k.at(s, kvHead), ldb: saved.k.ld,
+                                       beta: 0, c: p, ldc: tk)
+                            for i in 0..<tq {
+                                Attention.probabilitiesRow(p + i * tk, logSumExp: lse[bh * tq + i], batch: s, query: i, tq: tq, tk: tk, mask: mask)
+                            }
+                            if let gv {  // dV += Pᵀ · dO
+                                BLAS.sgemm(transA: true, transB: false, m: tk, n: dv, k: tq, a: p, lda: tk,
+                                           b: dO.at(s, head), ldb: dO.ld, beta: 1,
+                                           c: gv.pointer + (s * hkv + kvHead) * tk * dv, ldc: dv)
+                            }
+                            guard gq != nil || gk != nil else { continue }
+                            // dP = dO · Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP))
+                            BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: dv, a: dO.at(s, head), lda: dO.ld,
+                                       b: saved.v.at(s, kvHead), ldb: saved.v.ld, beta: 0, c: dp, ldc: tk)
+                            for i in 0..<tq {
+                                let pr = p + i * tk, dpr = dp + i * tk
+                                var dot: Float = 0
+                                for j in 0..<tk { dot += pr[j] * dpr[j] }
+                                for j in 0..<tk { dpr[j] = pr[j] * (dpr[j] - dot) }
+                            }
+                            if let gq {  // dQ = scale · dS · K
+                                BLAS.sgemm(transA: false, transB: false, m: tq, n: d, k: tk, alpha: scale, a: dp, lda: tk,
+                                           b: saved.k.at(s, kvHead), ldb: saved.k.ld, beta: 0,
+                                           c: gq.pointer + bh * tq * d, ldc: d)
+                            }
+                            if let gk {  // dK += scale · dSᵀ · Q
+                                BLAS.sgemm(transA: true, transB: false, m: tk, n: d, k: tq, alpha: scale, a: dp, lda: tk,
+                                           b: saved.q.at(s, head), ldb: saved.q.ld, beta: 1,
+                                           c: gk.pointer + (s * hkv + kvHead) * tk * d, ldc: d)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        keepAlive(saved.q.tensor, saved.k.tensor, saved.v.tensor, saved.out, dO.tensor)
+        return [gq, gk, gv]
+    }
+}
+
+/// Helpers of the fused attention kernel.
+enum Attention {
+    /// A [B, H, T, D] view whose rows are unit-stride: each (batch, head) matrix is a BLAS operand.
+    struct Operand {
+        let tensor: Tensor
+        let base: UnsafePointer<Float>
+        let batchStride: Int, headStride: Int, ld: Int
+
+        init(_ x: Tensor) {
+            let dense = x.strides[3] == 1 || x.shape[3] == 1 ? x.detached() : Kernels.copyStrided(x)
+            tensor = dense
+            base = UnsafePointer(dense.pointer)
+            batchStride = dense.strides[0]
+            headStride = dense.strides[1]
+            ld = dense.shape[2] <= 1 ? max(dense.shape[3], 1) : dense.strides[2]
+            precondition(ld >= dense.shape[3] || dense.shape[2] <= 1, "attention operand rows overlap: strides \(describe(x.strides))")
+        }
+
+        @inline(__always)
+        func at(_ batch: Int, _ head: Int) -> UnsafePointer<Float> { base + batch * batchStride + head * headStride }
+    }
+
+    /// Softmax of one score row in place under the mask; returns its log-sum-exp (of the unmasked
+    /// scores, or of all-zero scores for a fully masked row, which then attends uniformly).
+    @inline(__always)
+    static func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, batch: Int, query i: Int, tq: Int, tk: Int,
+                                 mask: AttentionMask) -> Float {
+        var anyVisible = false
+        for j in 0..<tk {
+            if mask.allows(batch: batch, query: i, key: j, tq: tq, tk: tk) { anyVisible = true } else { row[j] = -.infinity }
+        }
+        if !anyVisible {
+            let uniform = 1 / Float(tk)
+            for j in 0..<tk { row[j] = uniform }
+            return .nan  // marks "uniform" for the backward recomputation
+        }
+        var maxValue = -Float.infinity
+        for j in 0..<tk where row[j] > maxValue { maxValue = row[j] }
+        var total: Float = 0
+        var j = 0
+        let raw = UnsafeMutableRawPointer(row)
+        while j + 16 <= tk {
+            let e = Kernels.exp(raw.loadUnaligned(fromByteOffset: j * 4, as: FloatVector.self) - maxValue)
+            raw.storeBytes(of: e, toByteOffset: j * 4, as: FloatVector.self)
+            total += e.sum()
+            j += 16
+        }
+        while j < tk { row[j] = Foundation.exp(row[j] - maxValue); total += row[j]; j += 1 }
+        let inv = 1 / total
+        for j in 0..<tk { row[j] *= inv }
+        return maxValue + Foundation.log(total)
+    }
+
+    /// Recomputes probabilities from raw scores and the saved log-sum-exp.
+    @inline(__always)
+    static func probabilitiesRow(_ row: UnsafeMutablePointer<Float>, logSumExp: Float, batch: Int, query i: Int,
+                                 tq: Int, tk: Int, mask: AttentionMask) {
+        if logSumExp.isNaN {
+            let uniform = 1 / Float(tk)
+            for j in 0..<tk { row[j] = uniform }
+            return
+        }
+        for j in 0..<tk {
+            row[j] = mask.allows(batch: batch, query: i, key: j, tq: tq, tk: tk) ? Foundation.exp(row[j] - logSumExp) : 0
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// LayerNorm and RMSNorm over the last dim, fused: statistics in one pass per row (accumulated in
+/// Double for LayerNorm's variance, as PyTorch's CPU kernel uses a stable two-pass/Welford form),
+/// saved for a backward that needs no recomputation.
+
+/// LayerNorm: (x − mean) / √(var + eps) · weight + bias, with biased variance, as torch.nn.LayerNorm.
+/// x [..., D], weight/bias [D] (either may be nil).
+public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    let d = x.shape.last ?? 1
+    if let weight { precondition(weight.shape == [d], "layerNorm weight \(describe(weight.shape)) for input \(describe(x.shape))") }
+    if let bias { precondition(bias.shape == [d], "layerNorm bias \(describe(bias.shape)) for input \(describe(x.shape))") }
+    let rows = d == 0 ? 0 : x.count / d
+    let xd = x.contiguousStorageView()
+    let out = Tensor(uninitialized: x.shape)
+    let normalized = Tensor(uninitialized: x.shape)  // x̂, saved for backward
+    var rstd = [Float](repeating: 0, count: rows)
+    let xp = xd.pointer, op = out.pointer, np = normalized.pointer
+    let wp = weight?.contiguousStorageView().pointer, bp = bias?.contiguousStorageView().pointer
+    rstd.withUnsafeMutableBufferPointer { rs in
+        let rsp = rs.baseAddress!
+        Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
+            for r in range {
+                let row = xp + r * d
+                var sum = 0.0
+                for j in 0..<d { sum += Double(row[j]) }
+                let mean = sum / Double(d)
+                var sq = 0.0
+                for j in 0..<d { let c = Double(row[j]) - mean; sq += c * c }
+                let inv = Float(1 / (sq / Double(d) + Double(eps)).squareRoot())
+                rsp[r] = inv
+                let m = Float(mean)
+                for j in 0..<d {
+                    let n = (row[j] - m) * inv
+                    np[r * d + j] = n
+                    var v = n
+                    if let wp { v *= wp[j] }
+                    if let bp { v += bp[j] }
+                    op[r * d + j] = v
+                }
+            }
+        }
+    }
+    let w = weight?.detached()
+    var inputs = [x]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    return Tensor.record("layer_norm", out, inputs: inputs) { g in
+        let gp = g.contiguousStorageView().pointer, np = normalized.pointer
+        var grads: [Tensor?] = []
+        if x.needsGradient {
+            // dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)), ĝ = g ⊙ weight
+            let gx = Tensor(uninitialized: x.shape)
+            let gxp = gx.pointer, wv = w?.pointer
+            rstd.withUnsafeBufferPointer { rs in
+                let rsp = rs.baseAddress!
+                Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
+                    for r in range {
+                        var meanG: Float = 0, meanGX: Float = 0
+                        for j in 0..<d {
+                            let gh = gp[r * d + j] * (wv?[j] ?? 1)
+                            meanG += gh
+                            meanGX += gh * np[r * d + j]
+                        }
+                        meanG /= Float(d); meanGX /= Float(d)
+                        for j in 0..<d {
+                            let gh = gp[r * d + j] * (wv?[j] ?? 1)
+                            gxp[r * d + j] = rsp[r] * (gh - meanG - np[r * d + j] * meanGX)
+                        }
+                    }
+                }
+            }
+            grads.append(gx)
+        } else {
+            grads.append(nil)
+        }
+        if let weight { grads.append(weight.needsGradient ? Kernels.columnSums(gp, times: np, rows: rows, cols: d) : nil) }
+        if let bias { grads.append(bias.needsGradient ? Kernels.columnSums(gp, times: nil, rows: rows, cols: d) : nil) }
+        return grads
+    }
+}
+
+/// RMSNorm as LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · weight. x [..., D], weight [D].
+public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
+    let d = x.shape.last ?? 1
+    precondition(weight.shape == [d], "rmsNorm weight \(describe(weight.shape)) for input \(describe(x.shape))")
+    let rows = d == 0 ? 0 : x.count / d
+    let xd = x.contiguousStorageView()
+    let out = Tensor(uninitialized: x.shape)
+    let normalized = Tensor(uninitialized: x.shape)
+    var rstd = [Float](repeating: 0, count: rows)
+    let xp = xd.pointer, op = out.pointer, np = normalized.pointer
+    let wp = weight.contiguousStorageView().pointer
+    rstd.withUnsafeMutableBufferPointer { rs in
+        let rsp = rs.baseAddress!
+        Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
+            for r in range {
+                let row = xp + r * d
+                var acc = FloatVector(repeating: 0)
+                var j = 0
+                let raw = UnsafeRawPointer(row)
+                while j + 16 <= d {
+                    let v = raw.loadUnaligned(fromByteOffset: j * 4, as: FloatVector.self)
+                    acc += v * v
+                    j += 16
+                }
+                var ss = acc.sum()
+                while j < d { ss += row[j] * row[j]; j += 1 }
+                let inv = 1 / (ss / Float(d) + eps).squareRoot()
+                rsp[r] = inv
+                for k in 0..<d {
+                    let n = row[k] * inv
+                    np[r * d + k] = n
+                    op[r * d + k] = wp[k] * n
+                }
+            }
+        }
+    }
+    let w = weight.detached()
+    return Tensor.record("rms_norm", out, inputs: [x, weight]) { g in
+        let gp = g.contiguousStorageView().pointer, np = normalized.pointer
+        var gx: Tensor?
+        if x.needsGradient {
+            // dx = rstd · (ĝ − x̂ · mean(ĝ ⊙ x̂)), ĝ = g ⊙ weight
+            let grad = Tensor(uninitialized: x.shape)
+            let dp = grad.pointer, wv = w.pointer
+            rstd.withUnsafeBufferPointer { rs in
+                let rsp = rs.baseAddress!
+                Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
+                    for r in range {
+                        var dot: Float = 0
+                        for j in 0..<d { dot += gp[r * d + j] * wv[j] * np[r * d + j] }
+                        dot /= Float(d)
+                        for j in 0..<d { dp[r * d + j] = rsp[r] * (gp[r * d + j] * wv[j] - np[r * d + j] * dot) }
+                    }
+                }
+            }
+            gx = grad
+        }
+        let gw = weight.needsGradient ? Kernels.columnSums(gp, times: np, rows: rows, cols: d) : nil
+        return [gx, gw]
+    }
+}
+
+extension Kernels {
+    /// Σ_rows a[r, c] (· b[r, c]) → [cols]: the weight and bias gradients of a norm.
+    static func columnSums(_ a: UnsafePointer<Float>, times b: UnsafePointer<Float>?, rows: Int, cols: Int) -> Tensor {
+        let out = Tensor(zeros: [cols])
+        let op = out.pointer
+        // Columns split across threads so that each output element has one writer.
+        Threads.parallelFor(cols, grain: max(1, 65536 / max(rows, 1))) { range in
+            for r in 0..<rows {
+                let ar = a + r * cols
+                if let b {
+                    let br = b + r * cols
+                    for c in range { op[c] += ar[c] * br[c] }
+                } else {
+                    for c in range { op[c] += ar[c] }
+                }
+            }
+        }
+        return out
+    }
+}
