@@ -31,7 +31,8 @@ public struct AttentionMask: Sendable {
 /// views (e.g. transposed from [B, T, H, D]); the result is laid out as [B, Tq, H, Dv] in memory, so
 /// `.transposed(1, 2).reshaped([B, Tq, H·Dv])` costs nothing. The score matrix lives only per head in
 /// scratch; backward recomputes it from the saved log-sum-exp. A query row with no visible key
-/// attends uniformly to all keys, as transformers' additive min-float mask makes it.
+/// attends uniformly to all keys, as transformers' additive min-float mask makes it (its output then
+/// does not depend on the scores, so no gradient reaches q or k through it).
 public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                       mask: AttentionMask = .none, scale: Float? = nil) -> Tensor {
     precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "attention wants rank-4 q/k/v, got \(describe(query.shape)), \(describe(key.shape)), \(describe(value.shape))")
@@ -105,6 +106,10 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                        b: saved.v.at(s, kvHead), ldb: saved.v.ld, beta: 0, c: dp, ldc: tk)
                             for i in 0..<tq {
                                 let pr = p + i * tk, dpr = dp + i * tk
+                                if lse[bh * tq + i].isNaN {  // fully masked: output does not depend on the scores
+                                    dpr.update(repeating: 0, count: tk)
+                                    continue
+                                }
                                 var dot: Float = 0
                                 for j in 0..<tk { dot += pr[j] * dpr[j] }
                                 for j in 0..<tk { dpr[j] = pr[j] * (dpr[j] - dot) }

@@ -1,0 +1,129 @@
+import Foundation
+import XCTest
+@testable import LoomTensor
+
+/// Every fast path (BLAS, SIMD, threads, fusion) against its naive twin in Kernels.Reference.
+final class KernelParityTests: XCTestCase {
+    func testMatmulLayoutsAgreeWithTripleLoop() {
+        let a = randomTensor([3, 5, 19], seed: 1), b = randomTensor([19, 17], seed: 2)
+        assertClose(matmul(a, b), Kernels.Reference.matmul(a, b), "folded rows")
+        let bt = randomTensor([17, 19], seed: 3).transposed()
+        assertClose(matmul(a, bt), Kernels.Reference.matmul(a, bt), "transposed rhs view")
+        let at = randomTensor([3, 19, 5], seed: 4).transposed()
+        assertClose(matmul(at, b), Kernels.Reference.matmul(at, b), "transposed lhs view")
+        let bb = randomTensor([1, 19, 6], seed: 5)
+        assertClose(matmul(a, bb), Kernels.Reference.matmul(a, bb), "broadcast batch")
+        let sliced = randomTensor([3, 9, 19], seed: 6).sliced(axis: 1, 2..<7)
+        assertClose(matmul(sliced, b), Kernels.Reference.matmul(sliced, b), "sliced rows")
+        let permuted = randomTensor([5, 3, 19], seed: 7).permuted([1, 0, 2])
+        assertClose(matmul(permuted, b), Kernels.Reference.matmul(permuted, b), "permuted batch")
+        let w = randomTensor([17, 19], seed: 8), bias = randomTensor([17], seed: 9)
+        let expected = Kernels.Reference.binary(Kernels.Reference.matmul(a, w.transposed()), bias, .add)
+        assertClose(linear(a, weight: w, bias: bias), expected, "linear")
+    }
+
+    func testBroadcastPathsAgree() {
+        let cases: [([Int], [Int])] = [([3, 5, 19], [3, 5, 19]), ([3, 5, 19], [19]), ([19], [3, 5, 19]),
+                                       ([3, 5, 19], [5, 1]), ([3, 1, 19], [1, 5, 1]), ([3, 5, 19], [1]), ([], [4])]
+        for (sa, sb) in cases {
+            let a = randomTensor(sa, seed: 10), b = randomTensor(sb, seed: 11)
+            for op in [Kernels.BinaryOp.add, .subtract, .multiply, .divide] {
+                assertClose(Kernels.binary(a, b, op), Kernels.Reference.binary(a, b, op), "\(op) \(sa) \(sb)")
+            }
+        }
+        let big = randomTensor([70001], seed: 12), other = randomTensor([70001], seed: 13)
+        assertClose(Kernels.binary(big, other, .multiply), Kernels.Reference.binary(big, other, .multiply), "threaded")
+        let view = randomTensor([7, 19], seed: 14).transposed()
+        assertClose(Kernels.binary(view, randomTensor([7], seed: 15), .add),
+                    Kernels.Reference.binary(view, randomTensor([7], seed: 15), .add), "strided")
+    }
+
+    func testVectorExpAndTanhMatchLibm() {
+        var values: [Float] = (0..<4000).map { Float($0) * 0.05 - 100 }
+        values += [0, -0.0, 1e-8, -1e-8, 88.7, -87.3, -88, 89, .infinity, -.infinity]
+        let x = Tensor(shape: [values.count], scalars: values)
+        let e = exp(x).scalars, t = tanh(x).scalars
+        for (i, v) in values.enumerated() {
+            let ref = Foundation.exp(Double(v))
+            if ref < Double(Float.leastNormalMagnitude) {  // subnormal results may flush to zero
+                XCTAssertLessThanOrEqual(e[i], Float.leastNormalMagnitude, "exp(\(v))")
+                continue
+            }
+            if ref > Double(Float.greatestFiniteMagnitude) { XCTAssertEqual(e[i], .infinity, "exp(\(v))"); continue }
+            XCTAssertEqual(Double(e[i]), ref, accuracy: ref * 3e-7, "exp(\(v))")
+            XCTAssertEqual(Double(t[i]), Foundation.tanh(Double(v)), accuracy: 2e-7 + 3e-7 * abs(Foundation.tanh(Double(v))), "tanh(\(v))")
+        }
+        XCTAssertTrue(exp(Tensor(shape: [1], scalars: [.nan])).item.isNaN)
+    }
+
+    func testSoftmaxAndNormsAgree() {
+        for width in [1, 15, 16, 17, 33, 1000] {
+            let x = randomTensor([3, 4, width], seed: UInt64(width), scale: 3)
+            assertClose(softmax(x), Kernels.Reference.softmax(x), atol: 1e-6, rtol: 1e-5, "softmax width \(width)")
+            assertClose(logSoftmax(x), Kernels.Reference.softmax(x, log: true), atol: 1e-5, rtol: 1e-5, "log_softmax \(width)")
+            let w = randomTensor([width], seed: 2), b = randomTensor([width], seed: 3)
+            assertClose(layerNorm(x, weight: w, bias: b, eps: 1e-5), Kernels.Reference.layerNorm(x, weight: w, bias: b, eps: 1e-5),
+                        atol: 1e-5, rtol: 1e-4, "layer_norm \(width)")
+            assertClose(rmsNorm(x, weight: w, eps: 1e-6), Kernels.Reference.rmsNorm(x, weight: w, eps: 1e-6),
+                        atol: 1e-5, rtol: 1e-4, "rms_norm \(width)")
+        }
+    }
+
+    func testFusedAttentionAgreesWithMaterialisedScores() {
+        let masks: [(String, AttentionMask)] = [
+            ("none", .none), ("causal", .causal),
+            ("padding", AttentionMask(keyPadding: (0..<34).map { $0 % 17 < 13 })),
+            ("causal+left padding, fully masked rows", AttentionMask(isCausal: true, keyPadding: (0..<34).map { $0 % 17 >= 5 })),
+        ]
+        for (name, mask) in masks {
+            for (h, hkv) in [(6, 6), (6, 2), (6, 1)] {
+                let q = randomTensor([2, h, 17, 10], seed: 40), k = randomTensor([2, hkv, 17, 10], seed: 41)
+                let v = randomTensor([2, hkv, 17, 7], seed: 42)
+                assertClose(scaledDotProductAttention(query: q, key: k, value: v, mask: mask),
+                            Kernels.Reference.attention(query: q, key: k, value: v, mask: mask, scale: nil),
+                            atol: 2e-6, rtol: 1e-5, "\(name) H=\(h) Hkv=\(hkv)")
+            }
+        }
+        // A decode step against a cache, with transposed views.
+        let q = randomTensor([1, 4, 3, 8], seed: 43).transposed(1, 2), k = randomTensor([1, 21, 3, 8], seed: 44).transposed(1, 2)
+        let v = randomTensor([1, 21, 3, 8], seed: 45).transposed(1, 2)
+        assertClose(scaledDotProductAttention(query: q, key: k, value: v, mask: .causal, scale: 0.5),
+                    Kernels.Reference.attention(query: q, key: k, value: v, mask: .causal, scale: 0.5), atol: 2e-6, "cache")
+    }
+
+    func testCrossEntropyAgrees() throws {
+        let logits = randomTensor([9, 1001], seed: 50, scale: 4)
+        let targets = [5, -100, 1000, 0, 17, -100, 999, 3, 64]
+        let loss = try crossEntropy(logits: logits, targets: IntTensor(targets))
+        XCTAssertEqual(loss.item, Kernels.Reference.crossEntropy(logits: logits, targets: targets, ignoreIndex: -100), accuracy: 1e-5)
+        let allIgnored = try crossEntropy(logits: logits, targets: IntTensor([Int](repeating: -100, count: 9)))
+        XCTAssertTrue(allIgnored.item.isNaN, "mean over no targets is NaN, as in PyTorch")
+    }
+
+    func testConvolutionsAgree() {
+        let x = randomTensor([2, 5, 23], seed: 60), w = randomTensor([7, 5, 3], seed: 61), b = randomTensor([7], seed: 62)
+        for (s, p) in [(1, 1), (2, 1), (1, 0), (3, 2)] {
+            assertClose(conv1d(x, weight: w, bias: b, stride: s, padding: p),
+                        Kernels.Reference.conv1d(x, weight: w, bias: b, stride: s, padding: p), atol: 1e-5, "conv1d s\(s) p\(p)")
+        }
+        let img = randomTensor([2, 3, 17, 15], seed: 63), pw = randomTensor([9, 3, 4, 4], seed: 64), pb = randomTensor([9], seed: 65)
+        assertClose(patchEmbedding(img, weight: pw, bias: pb), Kernels.Reference.patchEmbedding(img, weight: pw, bias: pb),
+                    atol: 1e-5, "patch embedding")
+    }
+
+    func testThreadCountDoesNotChangeResults() throws {
+        let x = randomTensor([64, 300], seed: 70), w = randomTensor([300], seed: 71)
+        let targets = IntTensor((0..<64).map { $0 * 4 })
+        func run() throws -> [Float] {
+            softmax(x).scalars + layerNorm(x, weight: w, bias: nil).scalars + sum(x, axis: 0).scalars
+                + [try crossEntropy(logits: x, targets: targets).item]
+        }
+        let original = Threads.count
+        Threads.setCount(1)
+        let single = try run()
+        Threads.setCount(max(2, original))
+        let multi = try run()
+        Threads.setCount(original)
+        XCTAssertEqual(single, multi)
+    }
+}
