@@ -90,6 +90,7 @@ extension Kernels {
         precondition(target.shape == source.shape, "cannot add \(describe(source.shape)) into \(describe(target.shape))")
         precondition(target.isContiguous, "in-place add needs a contiguous target")
         let dense = source.contiguousStorageView()
+        defer { keepAlive(dense) }
         let t = target.pointer, s = UnsafePointer(dense.pointer)
         Threads.parallelFor(target.count, grain: 32768) { range in
             for i in range { t[i] += s[i] }
@@ -100,6 +101,7 @@ extension Kernels {
     @inline(__always)
     static func mapDense(_ x: Tensor, _ f: @escaping (FloatVector) -> FloatVector) -> Tensor {
         let src = x.contiguousStorageView()
+        defer { keepAlive(src) }
         let out = Tensor(uninitialized: x.shape)
         let ps = UnsafePointer(src.pointer), po = out.pointer
         Threads.parallelFor(x.count, grain: 16384) { range in
@@ -113,6 +115,7 @@ extension Kernels {
     static func zipDense(_ a: Tensor, _ b: Tensor, _ f: @escaping (FloatVector, FloatVector) -> FloatVector) -> Tensor {
         precondition(a.shape == b.shape, "shapes \(describe(a.shape)) and \(describe(b.shape)) differ")
         let da = a.contiguousStorageView(), db = b.contiguousStorageView()
+        defer { keepAlive(da, db) }
         let out = Tensor(uninitialized: a.shape)
         let pa = UnsafeRawPointer(da.pointer), pb = UnsafeRawPointer(db.pointer), po = out.pointer
         Threads.parallelFor(a.count, grain: 16384) { range in

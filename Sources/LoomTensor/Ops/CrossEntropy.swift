@@ -21,6 +21,7 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
         throw TensorError("cross-entropy: target \(targets.scalars[bad]) at position \(bad) is outside [0, \(classes)) and is not the ignore index \(ignoreIndex)")
     }
     let zd = logits.contiguousStorageView()
+    defer { keepAlive(zd) }
     let zp = zd.pointer
     let labels = targets.scalars
     var logSumExp = [Float](repeating: 0, count: rows)
@@ -37,7 +38,6 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
             }
         }
     }
-    keepAlive(zd)
     let count = labels.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
     // Summed in Double in row order: deterministic whatever the thread count.
     let total = perRow.reduce(0.0) { $0 + Double($1) }

@@ -98,26 +98,31 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     let out = Tensor(uninitialized: outShape)
     var beta: Float = 0
     if let bias {
-        let bd = bias.contiguousStorageView().pointer, op = out.pointer
-        for r in 0..<rows { (op + r * outFeatures).update(from: bd, count: outFeatures) }
+        let bd = bias.contiguousStorageView()
+        defer { keepAlive(bd) }
+        let op = out.pointer
+        for r in 0..<rows { (op + r * outFeatures).update(from: bd.pointer, count: outFeatures) }
         beta = 1
     }
     let xs = Kernels.foldedRows(x2) == nil ? Kernels.copyStrided(x2) : x2.detached()
-    let wOp = Kernels.gemmOperand(weight) ?? Kernels.gemmOperand(Kernels.copyStrided(weight))!
+    let wDense = Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
+    defer { keepAlive(wDense) }
+    let wOp = Kernels.gemmOperand(wDense)!
     if rows > 0 {
         Kernels.gemm(Kernels.foldedRows(xs)!, wOp, flipB: true, m: rows, n: outFeatures, k: inFeatures,
                      beta: beta, c: out.pointer, ldc: outFeatures)
     }
 
-    let w = weight.detached()
+    let w = wDense
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return Tensor.record("linear", out, inputs: inputs) { g in
         let gd = g.contiguousStorageView()
+        defer { keepAlive(gd) }
         let gOp = Kernels.foldedRows(gd)!
         var gx: Tensor?, gw: Tensor?, gb: Tensor?
         if x.needsGradient {
             let grad = Tensor(uninitialized: x.shape)
-            Kernels.gemm(gOp, Kernels.gemmOperand(w) ?? Kernels.gemmOperand(Kernels.copyStrided(w))!,
+            Kernels.gemm(gOp, Kernels.gemmOperand(w)!,
                          m: rows, n: inFeatures, k: outFeatures, beta: 0, c: grad.pointer, ldc: inFeatures)
             gx = grad
         }

@@ -12,11 +12,14 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     if let bias { precondition(bias.shape == [d], "layerNorm bias \(describe(bias.shape)) for input \(describe(x.shape))") }
     let rows = d == 0 ? 0 : x.count / d
     let xd = x.contiguousStorageView()
+    defer { keepAlive(xd) }
     let out = Tensor(uninitialized: x.shape)
     let normalized = Tensor(uninitialized: x.shape)  // x̂, saved for backward
     var rstd = [Float](repeating: 0, count: rows)
     let xp = xd.pointer, op = out.pointer, np = normalized.pointer
-    let wp = weight?.contiguousStorageView().pointer, bp = bias?.contiguousStorageView().pointer
+    let wd = weight?.contiguousStorageView(), bd = bias?.contiguousStorageView()
+    defer { keepAlive(wd, bd) }
+    let wp = wd?.pointer, bp = bd?.pointer
     rstd.withUnsafeMutableBufferPointer { rs in
         let rsp = rs.baseAddress!
         Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
@@ -46,7 +49,9 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
     return Tensor.record("layer_norm", out, inputs: inputs) { g in
-        let gp = g.contiguousStorageView().pointer, np = normalized.pointer
+        let gd = g.contiguousStorageView()
+        defer { keepAlive(gd, normalized) }
+        let gp = gd.pointer, np = normalized.pointer
         var grads: [Tensor?] = []
         if x.needsGradient {
             // dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)), ĝ = g ⊙ weight
@@ -86,11 +91,14 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
     precondition(weight.shape == [d], "rmsNorm weight \(describe(weight.shape)) for input \(describe(x.shape))")
     let rows = d == 0 ? 0 : x.count / d
     let xd = x.contiguousStorageView()
+    defer { keepAlive(xd) }
     let out = Tensor(uninitialized: x.shape)
     let normalized = Tensor(uninitialized: x.shape)
     var rstd = [Float](repeating: 0, count: rows)
     let xp = xd.pointer, op = out.pointer, np = normalized.pointer
-    let wp = weight.contiguousStorageView().pointer
+    let wd = weight.contiguousStorageView()
+    defer { keepAlive(wd) }
+    let wp = wd.pointer
     rstd.withUnsafeMutableBufferPointer { rs in
         let rsp = rs.baseAddress!
         Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
@@ -118,7 +126,9 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
     }
     let w = weight.detached()
     return Tensor.record("rms_norm", out, inputs: [x, weight]) { g in
-        let gp = g.contiguousStorageView().pointer, np = normalized.pointer
+        let gd = g.contiguousStorageView()
+        defer { keepAlive(gd, normalized) }
+        let gp = gd.pointer, np = normalized.pointer
         var gx: Tensor?
         if x.needsGradient {
             // dx = rstd · (ĝ − x̂ · mean(ĝ ⊙ x̂)), ĝ = g ⊙ weight

@@ -6,6 +6,7 @@ extension Kernels {
     public static func sumAxis(_ x: Tensor, axis: Int, keepDim: Bool) -> Tensor {
         let axis = x.axis(axis)
         let dense = x.contiguousStorageView()
+        defer { keepAlive(dense) }
         let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
         var outShape = x.shape
         if keepDim { outShape[axis] = 1 } else { outShape.remove(at: axis) }
@@ -78,6 +79,7 @@ public func mean(_ x: Tensor, axis: Int, keepDims: Bool = false) -> Tensor { mea
 public func max(_ x: Tensor, axis: Int, keepDims: Bool = false) -> Tensor {
     let axis = x.axis(axis)
     let dense = x.contiguousStorageView()
+    defer { keepAlive(dense) }
     let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
     precondition(n > 0, "max over an empty axis of \(describe(x.shape))")
     var keptShape = x.shape
@@ -103,7 +105,9 @@ public func max(_ x: Tensor, axis: Int, keepDims: Bool = false) -> Tensor {
     let inputShape = x.shape
     return Tensor.record("max", result, inputs: [x]) { g in
         let grad = Tensor(zeros: inputShape)
-        let gd = g.contiguousStorageView().pointer, gp = grad.pointer
+        let dense = g.contiguousStorageView()
+        defer { keepAlive(dense) }
+        let gd = dense.pointer, gp = grad.pointer
         for o in 0..<outer {
             for i in 0..<inner { gp[(o * n + argmax[o * inner + i]) * inner + i] = gd[o * inner + i] }
         }

@@ -64,12 +64,14 @@ private func softmaxFamily(_ x: Tensor, axis: Int, log: Bool) -> Tensor {
     }
     let n = x.rank == 0 ? 1 : x.shape[ax]
     let dense = x.contiguousStorageView()
+    defer { keepAlive(dense) }
     let out = Tensor(uninitialized: x.shape)
     let rows = n == 0 ? 0 : x.count / n
     Kernels.softmaxRows(dense.pointer, out.pointer, rows: rows, n: n, log: log)
     let y = out.detached()
     return Tensor.record(log ? "log_softmax" : "softmax", out, inputs: [x]) { g in
         let gd = g.contiguousStorageView()
+        defer { keepAlive(gd) }
         let grad = Tensor(uninitialized: x.shape)
         let gp = gd.pointer, yp = y.pointer, dp = grad.pointer
         Threads.parallelFor(rows, grain: max(1, 4096 / max(n, 1))) { range in

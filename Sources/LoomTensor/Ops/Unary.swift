@@ -124,6 +124,7 @@ extension Kernels {
     /// Scalar map for functions without a SIMD form (erf, log), threaded.
     static func mapScalar(_ x: Tensor, _ f: @escaping (Float) -> Float) -> Tensor {
         let src = x.contiguousStorageView()
+        defer { keepAlive(src) }
         let out = Tensor(uninitialized: x.shape)
         let ps = UnsafePointer(src.pointer), po = out.pointer
         Threads.parallelFor(x.count, grain: 8192) { range in
