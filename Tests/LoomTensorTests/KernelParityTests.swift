@@ -56,6 +56,17 @@ final class KernelParityTests: XCTestCase {
         XCTAssertTrue(exp(Tensor(shape: [1], scalars: [.nan])).item.isNaN)
     }
 
+    func testVectorisedActivationsAgree() {
+        let x = Tensor(shape: [3, 1001], scalars: (0..<3003).map { Float($0) * 0.01 - 15 })
+        let cases: [(String, (Tensor) -> Tensor)] = [("sigmoid", sigmoid), ("silu", silu), ("quick_gelu", quickGELU),
+                                                     ("gelu", gelu), ("gelu_tanh", geluTanh), ("tanh", tanh), ("relu", relu)]
+        for (name, f) in cases {
+            assertClose(f(x), Kernels.Reference.activation(x, name), atol: 1e-6, rtol: 2e-6, name)
+            let strided = x.transposed()  // non-contiguous input takes the copy path
+            assertClose(f(strided), Kernels.Reference.activation(strided, name), atol: 1e-6, rtol: 2e-6, "\(name) strided")
+        }
+    }
+
     func testSoftmaxAndNormsAgree() {
         for width in [1, 15, 16, 17, 33, 1000] {
             let x = randomTensor([3, 4, width], seed: UInt64(width), scale: 3)

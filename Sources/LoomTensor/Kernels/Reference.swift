@@ -46,6 +46,23 @@ extension Kernels {
             return Tensor(shape: shape, scalars: values)
         }
 
+        /// Pointwise activations in Double from their textbook definitions.
+        public static func activation(_ x: Tensor, _ name: String) -> Tensor {
+            func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+            let f: (Double) -> Double
+            switch name {
+            case "sigmoid": f = sigmoid
+            case "silu": f = { $0 * sigmoid($0) }
+            case "quick_gelu": f = { $0 * sigmoid(1.702 * $0) }
+            case "gelu": f = { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) }
+            case "gelu_tanh": f = { 0.5 * $0 * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }
+            case "tanh": f = Foundation.tanh
+            case "relu": f = { max($0, 0) }
+            default: preconditionFailure("no reference for \(name)")
+            }
+            return Tensor(shape: x.shape, scalars: x.scalars.map { Float(f(Double($0))) })
+        }
+
         /// Softmax (or log-softmax) over the last axis, in Double.
         public static func softmax(_ x: Tensor, log: Bool = false) -> Tensor {
             let n = x.shape.last!

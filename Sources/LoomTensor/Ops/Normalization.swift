@@ -1,8 +1,7 @@
 import Foundation
 
-/// LayerNorm and RMSNorm over the last dim, fused: statistics in one pass per row (accumulated in
-/// Double for LayerNorm's variance, as PyTorch's CPU kernel uses a stable two-pass/Welford form),
-/// saved for a backward that needs no recomputation.
+/// LayerNorm and RMSNorm over the last dim, fused: per-row statistics with vectorised partial sums,
+/// x̂ and 1/σ saved so that backward needs no recomputation.
 
 /// LayerNorm: (x − mean) / √(var + eps) · weight + bias, with biased variance, as torch.nn.LayerNorm.
 /// x [..., D], weight/bias [D] (either may be nil).
@@ -25,14 +24,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
         Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
             for r in range {
                 let row = xp + r * d
-                var sum = 0.0
-                for j in 0..<d { sum += Double(row[j]) }
-                let mean = sum / Double(d)
-                var sq = 0.0
-                for j in 0..<d { let c = Double(row[j]) - mean; sq += c * c }
-                let inv = Float(1 / (sq / Double(d) + Double(eps)).squareRoot())
+                // Two passes (mean, then centred squares) in SIMD partial sums: stable like PyTorch's.
+                let m = Kernels.sumContiguous(row, d) / Float(d)
+                let inv = 1 / (Kernels.centredSquares(row, d, mean: m) / Float(d) + eps).squareRoot()
                 rsp[r] = inv
-                let m = Float(mean)
                 for j in 0..<d {
                     let n = (row[j] - m) * inv
                     np[r * d + j] = n
@@ -153,6 +148,22 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
 }
 
 extension Kernels {
+    /// Σ (x − mean)² over `n` contiguous floats, in 16 partial sums.
+    @inline(__always)
+    static func centredSquares(_ p: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
+        var acc = FloatVector(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= n {
+            let c = raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) - mean
+            acc += c * c
+            i += 16
+        }
+        var total = acc.sum()
+        while i < n { let c = p[i] - mean; total += c * c; i += 1 }
+        return total
+    }
+
     /// Σ_rows a[r, c] (· b[r, c]) → [cols]: the weight and bias gradients of a norm.
     static func columnSums(_ a: UnsafePointer<Float>, times b: UnsafePointer<Float>?, rows: Int, cols: Int) -> Tensor {
         let out = Tensor(zeros: [cols])
