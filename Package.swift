@@ -10,7 +10,7 @@ let package = Package(
     name: "Loom",
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomTraining"]),
+        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,17 +24,22 @@ let package = Package(
 
         .target(name: "LoomTensor", dependencies: ["CLoomBLAS"], swiftSettings: fast),
         .target(name: "LoomCheckpoint", dependencies: ["LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomNN", dependencies: ["LoomTensor", "LoomCheckpoint"], swiftSettings: fast),
+        .target(name: "LoomModels", dependencies: ["LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomTensor", "LoomCheckpoint", "LoomTraining",
+                "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
 
         .testTarget(name: "LoomTensorTests", dependencies: ["LoomTensor"], swiftSettings: v5),
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomNNTests", dependencies: ["LoomNN"], swiftSettings: v5),
+        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -6,10 +6,13 @@ public struct AttentionMask: Sendable {
     public var isCausal: Bool
     /// [B · Tk], true for real tokens: padding keys are never attended. Nil: every key is real.
     public var keyPadding: [Bool]?
+    /// With `isCausal`: a query also ignores keys `slidingWindow` or more positions behind it (Mistral).
+    public var slidingWindow: Int?
 
-    public init(isCausal: Bool = false, keyPadding: [Bool]? = nil) {
+    public init(isCausal: Bool = false, keyPadding: [Bool]? = nil, slidingWindow: Int? = nil) {
         self.isCausal = isCausal
         self.keyPadding = keyPadding
+        self.slidingWindow = slidingWindow
     }
 
     public static let none = AttentionMask()
@@ -18,7 +21,11 @@ public struct AttentionMask: Sendable {
     /// True when query `i` of a row may attend key `j`.
     @inline(__always)
     func allows(batch: Int, query i: Int, key j: Int, tq: Int, tk: Int) -> Bool {
-        if isCausal && j > tk - tq + i { return false }
+        if isCausal {
+            let position = tk - tq + i
+            if j > position { return false }
+            if let slidingWindow, position - j >= slidingWindow { return false }
+        }
         if let keyPadding, !keyPadding[batch * tk + j] { return false }
         return true
     }

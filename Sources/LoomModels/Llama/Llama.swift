@@ -1,0 +1,150 @@
+import LoomNN
+import LoomTensor
+
+// LLaMA-family decoder (llama, qwen2, mistral), as transformers' modeling_llama.py.
+// Letters: B batch, T new tokens, S cached + new tokens, D hidden, H query heads, K key/value heads,
+// E head dim, F intermediate size, V vocabulary.
+
+public final class LlamaAttention: Module {
+    @Child public var qProj: Linear
+    @Child public var kProj: Linear
+    @Child public var vProj: Linear
+    @Child public var oProj: Linear
+    let heads: Int, kvHeads: Int, headDim: Int
+
+    init(_ config: LlamaConfig) {
+        heads = config.numAttentionHeads
+        kvHeads = config.numKeyValueHeads
+        headDim = config.headDim
+        qProj = Linear(config.hiddenSize, heads * headDim, bias: config.qkvBias)
+        kProj = Linear(config.hiddenSize, kvHeads * headDim, bias: config.qkvBias)
+        vProj = Linear(config.hiddenSize, kvHeads * headDim, bias: config.qkvBias)
+        oProj = Linear(heads * headDim, config.hiddenSize, bias: config.outputBias)
+    }
+
+    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?) -> Tensor {
+        let (b, t) = (x.shape[0], x.shape[1])
+        var q = qProj(x).reshaped([b, t, heads, headDim])                     // [B, T, H, E]
+        var k = kProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
+        var v = vProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
+        q = applyRotaryEmbedding(q, table: context.rotary, positions: context.positions)
+        k = applyRotaryEmbedding(k, table: context.rotary, positions: context.positions)
+        if let cache { (k, v) = cache.appending(keys: k, values: v) }        // [B, S, K, E]
+        let out = scaledDotProductAttention(query: q.transposed(1, 2), key: k.transposed(1, 2), value: v.transposed(1, 2),
+                                            mask: context.mask)               // [B, H, T, E], stored [B, T, H, E]
+        return oProj(out.transposed(1, 2).reshaped([b, t, heads * headDim]))  // [B, T, D]
+    }
+}
+
+public final class LlamaMLP: Module {
+    @Child public var gateProj: Linear
+    @Child public var upProj: Linear
+    @Child public var downProj: Linear
+    let activation: Activation
+
+    init(_ config: LlamaConfig) {
+        gateProj = Linear(config.hiddenSize, config.intermediateSize, bias: config.mlpBias)
+        upProj = Linear(config.hiddenSize, config.intermediateSize, bias: config.mlpBias)
+        downProj = Linear(config.intermediateSize, config.hiddenSize, bias: config.mlpBias)
+        activation = config.hiddenAct
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        downProj(activation(gateProj(x)) * upProj(x))                         // [B, T, F] → [B, T, D]
+    }
+}
+
+public final class LlamaDecoderLayer: Module {
+    @Child public var selfAttn: LlamaAttention
+    @Child public var mlp: LlamaMLP
+    @Child public var inputLayernorm: RMSNorm
+    @Child public var postAttentionLayernorm: RMSNorm
+
+    init(_ config: LlamaConfig) {
+        selfAttn = LlamaAttention(config)
+        mlp = LlamaMLP(config)
+        inputLayernorm = RMSNorm(config.hiddenSize, eps: config.rmsNormEps)
+        postAttentionLayernorm = RMSNorm(config.hiddenSize, eps: config.rmsNormEps)
+    }
+
+    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?) -> Tensor {
+        let h = x + selfAttn(inputLayernorm(x), context: context, cache: cache)
+        return h + mlp(postAttentionLayernorm(h))
+    }
+}
+
+/// What every layer of one forward pass shares.
+struct DecoderContext {
+    let rotary: RotaryTable
+    let positions: [Int]
+    let mask: AttentionMask
+}
+
+/// The decoder stack without the head (`model.*` keys).
+public final class LlamaModel: Module {
+    @Child public var embedTokens: Embedding
+    @Child public var layers: [LlamaDecoderLayer]
+    @Child public var norm: RMSNorm
+    public let config: LlamaConfig
+    let rotary: RotaryTable
+
+    public init(_ config: LlamaConfig) throws {
+        self.config = config
+        rotary = try config.rotaryTable()
+        embedTokens = Embedding(config.vocabSize, config.hiddenSize, paddingIndex: config.padTokenId)
+        layers = (0..<config.numHiddenLayers).map { _ in LlamaDecoderLayer(config) }
+        norm = RMSNorm(config.hiddenSize, eps: config.rmsNormEps)
+    }
+
+    /// Final hidden states [B, T, D] for input embeddings [B, T, D]. `attentionMask` ([B·S], true for
+    /// real tokens, S = cached + new) marks padding; positions continue from the cache.
+    public func callAsFunction(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        let (b, t) = (embeddings.shape[0], embeddings.shape[1])
+        let past = cache?.length ?? 0
+        if let attentionMask {
+            precondition(attentionMask.count == b * (past + t), "attention mask has \(attentionMask.count) entries for [\(b), \(past + t)]")
+        }
+        let context = DecoderContext(
+            rotary: rotary, positions: Array(past..<(past + t)),
+            mask: AttentionMask(isCausal: true, keyPadding: attentionMask, slidingWindow: config.slidingWindow))
+        var h = embeddings
+        for (i, layer) in layers.enumerated() { h = layer(h, context: context, cache: cache?.layers[i]) }
+        cache?.advance(by: t)
+        return norm(h)
+    }
+}
+
+/// LlamaForCausalLM / Qwen2ForCausalLM / MistralForCausalLM.
+public final class LlamaForCausalLM: Module, CausalLanguageModel {
+    @Child public var model: LlamaModel
+    /// Absent when the head is tied to the token embeddings.
+    @Child public var lmHead: Linear?
+
+    public init(_ config: LlamaConfig) throws {
+        model = try LlamaModel(config)
+        lmHead = config.tieWordEmbeddings ? nil : Linear(config.hiddenSize, config.vocabSize, bias: false)
+    }
+
+    public var config: LlamaConfig { model.config }
+
+    /// Stored keys this model does not use: rotary caches, and a tied head stored anyway.
+    public var keyMapping: KeyMapping {
+        var ignored: [KeyPattern] = [.suffix(".rotary_emb.inv_freq")]
+        if config.tieWordEmbeddings { ignored.append(.exact("lm_head.weight")) }
+        return KeyMapping(ignored: ignored)
+    }
+
+    public func embed(_ ids: IntTensor) throws -> Tensor { try model.embedTokens(ids) }
+
+    /// Logits [B, T, V] from input embeddings [B, T, D].
+    public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        let h = model(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
+        return lmHead.map { $0(h) } ?? linear(h, weight: model.embedTokens.weight)
+    }
+
+    public func makeCache(batchSize: Int) -> KVCache {
+        KVCache(layers: config.numHiddenLayers, batchSize: batchSize, kvHeads: config.numKeyValueHeads, headDim: config.headDim)
+    }
+
+    public var eosTokenIds: [Int] { config.eosTokenIds }
+}
