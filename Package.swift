@@ -10,7 +10,8 @@ let package = Package(
     name: "Loom",
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining"]),
+        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
+                                         "LoomTokenizer", "LoomImages", "LoomAudio"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,11 +27,15 @@ let package = Package(
         .target(name: "LoomCheckpoint", dependencies: ["LoomTensor"], swiftSettings: fast),
         .target(name: "LoomNN", dependencies: ["LoomTensor", "LoomCheckpoint"], swiftSettings: fast),
         .target(name: "LoomModels", dependencies: ["LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomTokenizer", swiftSettings: fast),
+        .target(name: "LoomImages", dependencies: ["CPNG", "CJPEG", "LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomAudio", dependencies: ["CSndFile", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
         .executableTarget(
             name: "loom",
             dependencies: [
                 "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
+                "LoomTokenizer", "LoomImages", "LoomAudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
@@ -40,6 +45,12 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomNNTests", dependencies: ["LoomNN"], swiftSettings: v5),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomImagesTests", dependencies: ["LoomImages"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomAudioTests", dependencies: ["LoomAudio"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -1,0 +1,1 @@
+/// Tokenization from Hugging Face tokenizer.json files (in progress).
