@@ -135,6 +135,13 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testRotaryEmbedding() {
+        let x = randomTensor([2, 3, 5, 6], seed: 40)  // [B, T, H, D]
+        let table = RotaryTable(headDim: 6, inverseFrequencies: RotaryTable.defaultInverseFrequencies(headDim: 6, base: 100))
+        checkGradients([x], "shared positions") { applyRotaryEmbedding($0[0], table: table, positions: [4, 5, 6]) }
+        checkGradients([x], "per-sample positions") { applyRotaryEmbedding($0[0], table: table, positions: [0, 1, 2, 7, 9, 11]) }
+    }
+
     func testCrossEntropy() throws {
         let logits = randomTensor([6, 19], seed: 38)
         let targets = IntTensor([3, -100, 18, 0, -100, 7])

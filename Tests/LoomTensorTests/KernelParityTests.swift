@@ -102,6 +102,28 @@ final class KernelParityTests: XCTestCase {
                     Kernels.Reference.attention(query: q, key: k, value: v, mask: .causal, scale: 0.5), atol: 2e-6, "cache")
     }
 
+    func testRotaryMatchesTheRotateHalfFormula() {
+        // transformers: q·cos + rotate_half(q)·sin with emb = concat(freqs, freqs).
+        let (b, t, h, d) = (2, 5, 3, 10)
+        let x = randomTensor([b, t, h, d], seed: 52)
+        let inv = RotaryTable.defaultInverseFrequencies(headDim: d, base: 10000)
+        let out = applyRotaryEmbedding(x, table: RotaryTable(headDim: d, inverseFrequencies: inv), positions: Array(3..<(3 + t))).scalars
+        let v = x.scalars
+        for bi in 0..<b {
+            for ti in 0..<t {
+                for hi in 0..<h {
+                    let base = ((bi * t + ti) * h + hi) * d
+                    for i in 0..<d {
+                        let angle = Double(inv[i % (d / 2)] * Float(3 + ti))
+                        let rotated = i < d / 2 ? -Double(v[base + i + d / 2]) : Double(v[base + i - d / 2])
+                        let expected = Double(v[base + i]) * Foundation.cos(angle) + rotated * Foundation.sin(angle)
+                        XCTAssertEqual(Double(out[base + i]), expected, accuracy: 1e-5)
+                    }
+                }
+            }
+        }
+    }
+
     func testCrossEntropyAgrees() throws {
         let logits = randomTensor([9, 1001], seed: 50, scale: 4)
         let targets = [5, -100, 1000, 0, 17, -100, 999, 3, 64]

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import LoomCheckpoint
 import LoomModels
 import LoomTensor
@@ -25,35 +24,8 @@ struct Forward: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
-        let folder = try PretrainedFolder(model)
-        let source = try SafetensorsFile(path: inputs)
-        func input(_ name: String) throws -> Tensor {
-            guard source.contains(name) else { throw ValidationError("\(inputs) has no tensor \"\(name)\" (it has: \(source.names.joined(separator: ", ")))") }
-            return try source.tensor(name)
-        }
-        func ids(_ name: String) throws -> IntTensor {
-            guard source.contains(name) else { throw ValidationError("\(inputs) has no tensor \"\(name)\" (it has: \(source.names.joined(separator: ", ")))") }
-            return try source.intTensor(name)
-        }
-        let outputs = try withoutGradients { try ForwardDispatch.run(folder: folder, input: input, ids: ids) }
-        try SafetensorsWriter.write(outputs.map { SafetensorsWriter.Entry($0.0, $0.1) }, to: output)
+        let outputs = try ForwardPass.run(directory: model, inputs: try SafetensorsFile(path: inputs), inputsDescription: inputs)
+        try SafetensorsWriter.write(outputs.map { SafetensorsWriter.Entry($0.name, $0.tensor) }, to: output)
         for (name, tensor) in outputs { print("\(name) \(describe(tensor.shape))") }
-    }
-}
-
-/// The forward pass per model type, shared by `loom forward` and tests.
-enum ForwardDispatch {
-    static func run(folder: PretrainedFolder, input: (String) throws -> Tensor,
-                    ids: (String) throws -> IntTensor) throws -> [(String, Tensor)] {
-        let type = try folder.modelType()
-        switch type {
-        case "llama", "qwen2", "mistral":
-            let lm = try LlamaForCausalLM.load(directory: folder.directory.path)
-            let inputIds = try ids("input_ids")
-            guard inputIds.shape.count == 2 else { throw ValidationError("input_ids must be [batch, length], got \(describe(inputIds.shape))") }
-            return [("logits", lm.logits(embeddings: try lm.embed(inputIds)))]
-        default:
-            throw ValidationError("model_type \"\(type)\" in \(folder.configURL.path) is not supported by loom forward (supported: llama, qwen2, mistral, clip_vision_model, clip, whisper, llava)")
-        }
     }
 }

@@ -1,0 +1,50 @@
+import LoomCheckpoint
+import LoomTensor
+
+/// One forward pass of a Hugging Face folder, dispatched on config.json's `model_type` (what
+/// `loom forward` runs). Inputs and outputs carry transformers' names; no tape is recorded.
+public enum ForwardPass {
+    public static let supportedModelTypes = ["llama", "qwen2", "mistral", "clip_vision_model", "clip", "whisper", "llava"]
+
+    /// - llama / qwen2 / mistral: `input_ids` [B, T] → `logits` [B, T, V]
+    /// - clip_vision_model / clip: `pixel_values` → `last_hidden_state`, `pooler_output`, `hidden_states` [L+1, B, N, D]
+    /// - whisper: `input_features` [B, n_mels, frames] → `last_hidden_state`
+    /// - llava: `input_ids` + `pixel_values` → `logits`
+    public static func run(directory: String, inputs: TensorSource, inputsDescription: String) throws -> [(name: String, tensor: Tensor)] {
+        let folder = try PretrainedFolder(directory)
+        func input(_ name: String) throws -> Tensor {
+            guard inputs.info(name) != nil else { throw missing(name) }
+            return try inputs.tensor(name)
+        }
+        func ids(_ name: String) throws -> IntTensor {
+            guard inputs.info(name) != nil else { throw missing(name) }
+            let ids = try inputs.intTensor(name)
+            guard ids.shape.count == 2 else { throw TensorError("\(inputsDescription): \(name) must be [batch, length], got \(describe(ids.shape))") }
+            return ids
+        }
+        func missing(_ name: String) -> TensorError {
+            TensorError("\(inputsDescription) has no tensor \"\(name)\" (it has: \(inputs.names.joined(separator: ", ")))")
+        }
+        return try withoutGradients {
+            let type = try folder.modelType()
+            switch type {
+            case "llama", "qwen2", "mistral":
+                let lm = try LlamaForCausalLM.load(directory: directory)
+                return [("logits", lm.logits(embeddings: try lm.embed(try ids("input_ids"))))]
+            case "clip_vision_model", "clip":
+                let tower = try CLIPVisionModel.load(directory: directory)
+                let out = try tower(try input("pixel_values"), outputHiddenStates: true)
+                let stacked = concat(out.hiddenStates.map { $0.unsqueezed(0) }, axis: 0)
+                return [("last_hidden_state", out.lastHiddenState), ("pooler_output", out.poolerOutput!), ("hidden_states", stacked)]
+            case "whisper":
+                let encoder = try WhisperEncoder.load(directory: directory)
+                return [("last_hidden_state", try encoder(try input("input_features")))]
+            case "llava":
+                let llava = try LlavaForConditionalGeneration.load(directory: directory)
+                return [("logits", try llava.logits(inputIds: try ids("input_ids"), pixelValues: try input("pixel_values")))]
+            default:
+                throw ConfigError("\(folder.configURL.path): model_type \"\(type)\" is not supported (supported: \(supportedModelTypes.joined(separator: ", ")))")
+            }
+        }
+    }
+}
