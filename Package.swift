@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "loom", targets: ["loom"]),
         .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
-                                         "LoomTokenizer", "LoomImages", "LoomAudio"]),
+                                         "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,12 +30,14 @@ let package = Package(
         .target(name: "LoomTokenizer", swiftSettings: fast),
         .target(name: "LoomImages", dependencies: ["CPNG", "CJPEG", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomAudio", dependencies: ["CSndFile", "LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomData", dependencies: ["LoomTokenizer", "LoomImages", "LoomAudio", "LoomTensor"],
+                swiftSettings: fast),
         .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
         .executableTarget(
             name: "loom",
             dependencies: [
                 "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
-                "LoomTokenizer", "LoomImages", "LoomAudio",
+                "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
@@ -51,6 +53,8 @@ let package = Package(
         .testTarget(name: "LoomImagesTests", dependencies: ["LoomImages"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomAudioTests", dependencies: ["LoomAudio"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -1,0 +1,97 @@
+import XCTest
+import LoomTensor
+@testable import LoomData
+
+final class LoaderTests: XCTestCase {
+    let tokenizer = WordTokenizer()
+
+    func samples(_ count: Int, textOnlyEvery: Int = 3) throws -> [TokenizedSample] {
+        let t = ConversationTokenizer(template: .plain, tokenizer: tokenizer, placeholders: [.image])
+        let v = ConversationTokenizer(template: .vicunaV1, tokenizer: tokenizer, placeholders: [.image])
+        return try (0..<count).map { i in
+            let words = (0...(i % 5)).map { "w\($0)" }.joined(separator: " ")
+            if i % textOnlyEvery == 0 {
+                return try v.tokenize(Conversation(id: "t\(i)", media: [:], turns: [.init(from: "human", value: "q \(i)"), .init(from: "gpt", value: words)]))
+            }
+            return try t.tokenize(Conversation(id: "m\(i)", media: ["image": ["img\(i).png"]],
+                                               turns: [.init(from: "human", value: "<image>"), .init(from: "gpt", value: words)]))
+        }
+    }
+
+    let collator = Collator(tokensPerItem: ["image": 4], placeholders: [.image], maxLength: 64, padTokenId: 0)
+
+    func imageLoader(failing: Set<String> = []) -> DataLoader.MediaLoader {
+        { file in
+            if failing.contains(file) { throw DatasetError("cannot decode \(file)") }
+            let n = Float(file.filter(\.isNumber).compactMap { Int(String($0)) }.reduce(0, +))
+            return Tensor(repeating: n, shape: [3, 2, 2])
+        }
+    }
+
+    func testExpansionSlotsAndPadding() throws {
+        let loader = try DataLoader(samples: try samples(4), collator: collator, mediaLoaders: ["image": imageLoader()],
+                                    options: .init(batchSize: 4, seed: 1))
+        let batch = try XCTUnwrap(loader.batches(from: DataPosition()).nextBatch())
+        XCTAssertEqual(batch.batchSize, 4)
+        let media = try XCTUnwrap(batch.media["image"])
+        XCTAssertEqual(media.inputs.shape, [2, 3, 2, 2])  // samples 1 and 2 have images; 0 and 3 are text
+        XCTAssertEqual(media.slots.count, 8)
+        for slot in media.slots {
+            XCTAssertEqual(batch.labels.scalars[slot], -100)
+            XCTAssertTrue(batch.attentionMask[slot])
+        }
+        // Padding: label −100, mask false.
+        for (i, m) in batch.attentionMask.enumerated() where !m { XCTAssertEqual(batch.labels.scalars[i], -100) }
+    }
+
+    func testTruncationNeverCutsAMediaSpan() throws {
+        let short = Collator(tokensPerItem: ["image": 4], placeholders: [.image], maxLength: 6, padTokenId: 0)
+        let sample = TokenizedSample(id: "x", ids: [1, 5, -200, 6, 7, -200, 8], labels: [-100, 5, -100, 6, 7, -100, 8],
+                                     media: ["image": ["a", "b"]])
+        let expanded = try short.expand(sample)
+        XCTAssertEqual(expanded.ids.count, 6)  // BOS, 5, 4 image slots; the rest would cut the second image
+        XCTAssertEqual(expanded.items.count, 1)
+        XCTAssertTrue(expanded.wasTruncated)
+        let tooShort = Collator(tokensPerItem: ["image": 4], placeholders: [.image], maxLength: 3, padTokenId: 0)
+        XCTAssertThrowsError(try tooShort.expand(TokenizedSample(id: "y", ids: [1, -200, 5], labels: [-100, -100, 5], media: ["image": ["a"]])))
+    }
+
+    func testOrderIsSeededResumableAndGroupsModalities() throws {
+        let loader = try DataLoader(samples: try samples(23), collator: collator, mediaLoaders: ["image": imageLoader()],
+                                    options: .init(batchSize: 4, seed: 9, groupByModalityLength: true))
+        XCTAssertEqual(loader.order(epoch: 0), loader.order(epoch: 0))
+        XCTAssertNotEqual(loader.order(epoch: 0), loader.order(epoch: 1))
+        XCTAssertEqual(loader.order(epoch: 0).flatMap { $0 }.sorted(), Array(0..<23))
+        for batch in loader.order(epoch: 0) {
+            XCTAssertEqual(Set(batch.map { loader.samples[$0].items.isEmpty }).count, 1, "a batch mixes modalities")
+        }
+        // Resuming at batch 3 yields what an uninterrupted epoch yields from batch 3.
+        let full = loader.batches(from: DataPosition(epoch: 2))
+        var all: [[String]] = []
+        while let b = try full.nextBatch() { all.append(b.sampleIds) }
+        let resumed = loader.batches(from: DataPosition(epoch: 2, batch: 3))
+        var rest: [[String]] = []
+        while let b = try resumed.nextBatch() { rest.append(b.sampleIds) }
+        XCTAssertEqual(Array(all.dropFirst(3)), rest)
+    }
+
+    func testBadMediaIsSkippedAndCountedOrFatalWhenStrict() throws {
+        var printed: [String] = []
+        let log = SkipLog(printLimit: 1) { printed.append($0) }
+        let loader = try DataLoader(samples: try samples(6), collator: collator,
+                                    mediaLoaders: ["image": imageLoader(failing: ["img1.png", "img2.png"])],
+                                    options: .init(batchSize: 6, seed: 1), skipLog: log)
+        let batch = try XCTUnwrap(loader.batches(from: DataPosition()).nextBatch())
+        XCTAssertEqual(batch.batchSize, 4)
+        XCTAssertEqual(log.counts["media file unusable"], 2)
+        XCTAssertEqual(printed.count, 1)
+        XCTAssertEqual(log.summary, "2 samples skipped: 2 media file unusable")
+
+        let strict = try DataLoader(samples: try samples(6), collator: collator,
+                                    mediaLoaders: ["image": imageLoader(failing: ["img2.png"])],
+                                    options: .init(batchSize: 6, seed: 1, strict: true))
+        XCTAssertThrowsError(try strict.batches(from: DataPosition()).nextBatch()) { error in
+            XCTAssertTrue("\(error)".contains("img2.png") && "\(error)".contains("m2"), "\(error)")
+        }
+    }
+}
