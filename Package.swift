@@ -10,7 +10,7 @@ let package = Package(
     name: "Loom",
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
+        .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
                                          "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData"]),
     ],
     dependencies: [
@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "LoomTensor", dependencies: ["CLoomBLAS"], swiftSettings: fast),
         .target(name: "LoomCheckpoint", dependencies: ["LoomTensor"], swiftSettings: fast),
         .target(name: "LoomNN", dependencies: ["LoomTensor", "LoomCheckpoint"], swiftSettings: fast),
-        .target(name: "LoomModels", dependencies: ["LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomAdapters", dependencies: ["LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomModels", dependencies: ["LoomAdapters", "LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomTokenizer", swiftSettings: fast),
         .target(name: "LoomImages", dependencies: ["CPNG", "CJPEG", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomAudio", dependencies: ["CSndFile", "LoomTensor"], swiftSettings: fast),
@@ -36,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomModels", "LoomTraining",
+                "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
                 "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -46,6 +47,8 @@ let package = Package(
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomNNTests", dependencies: ["LoomNN"], swiftSettings: v5),
+        .testTarget(name: "LoomAdaptersTests", dependencies: ["LoomAdapters", "LoomModels"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer"],
