@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomNNTests", dependencies: ["LoomNN"], swiftSettings: v5),
-        .testTarget(name: "LoomAdaptersTests", dependencies: ["LoomAdapters", "LoomModels"],
+        .testTarget(name: "LoomAdaptersTests", dependencies: ["LoomAdapters", "LoomModels", "LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

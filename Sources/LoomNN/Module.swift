@@ -12,8 +12,9 @@ open class Module {
 
     public init() {}
 
-    /// Direct children, in declaration order, with their keys.
-    public var children: [(key: String, module: Module)] {
+    /// Direct children, in declaration order, with their keys. Override for containers whose keys
+    /// are not property names (PyTorch `Sequential` indices such as "0", "2").
+    open var children: [(key: String, module: Module)] {
         Mirror(reflecting: self).allSlots.flatMap { ($0 as? ChildSlot)?.modules ?? [] }
     }
 

@@ -1,0 +1,56 @@
+import LoomNN
+import LoomTensor
+
+/// LLaVA's `linear` projector: one Linear stored at the connector's root (`weight`, `bias`).
+public final class LinearConnector: Module, Connector {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+
+    public init(inputDim: Int, outputDim: Int) {
+        weight = Tensor(zeros: [outputDim, inputDim])
+        bias = Tensor(zeros: [outputDim])
+    }
+
+    /// [B, N, D_enc] → [B, N, D_lm]
+    public func callAsFunction(_ features: Tensor) -> Tensor { linear(features, weight: weight, bias: bias) }
+
+    public func outputTokenCount(inputTokens: Int) -> Int { inputTokens }
+}
+
+/// LLaVA's `mlp{N}x_gelu` projector: Linear, then (N−1) × [GELU, Linear]. Keys follow the original
+/// repository's `nn.Sequential` ("0", "2", "4", …); transformers' `linear_1`/`linear_2` (N = 2) load
+/// through `transformersMapping` and are written by `transformersKey(for:)`.
+public final class MLPGELUConnector: Module, Connector {
+    public let layers: [Linear]
+
+    public init(inputDim: Int, outputDim: Int, depth: Int) {
+        precondition(depth >= 1, "mlp{N}x_gelu needs N ≥ 1, got \(depth)")
+        layers = [Linear(inputDim, outputDim)] + (1..<max(depth, 1)).map { _ in Linear(outputDim, outputDim) }
+    }
+
+    public override var children: [(key: String, module: Module)] {
+        layers.enumerated().map { (String(2 * $0.offset), $0.element) }
+    }
+
+    public var depth: Int { layers.count }
+
+    /// [B, N, D_enc] → [B, N, D_lm]
+    public func callAsFunction(_ features: Tensor) -> Tensor {
+        var h = layers[0](features)
+        for layer in layers.dropFirst() { h = layer(gelu(h)) }
+        return h
+    }
+
+    public func outputTokenCount(inputTokens: Int) -> Int { inputTokens }
+
+    /// transformers' LlavaMultiModalProjector names (linear_1, linear_2, …) onto the Sequential's.
+    public var transformersMapping: KeyMapping {
+        KeyMapping(renames: (0..<depth).map { ("linear_\($0 + 1).", "\(2 * $0).") })
+    }
+
+    /// The transformers key of one of this connector's keys ("2.weight" → "linear_2.weight").
+    public func transformersKey(for key: String) -> String {
+        guard let dot = key.firstIndex(of: "."), let index = Int(key[..<dot]) else { return key }
+        return "linear_\(index / 2 + 1)" + key[dot...]
+    }
+}

@@ -1,0 +1,46 @@
+import LoomNN
+import LoomTensor
+
+/// A CLIP vision tower as an image encoder, with LLaVA's feature selection: `hidden_states[layer]`
+/// (−2 by default), without the CLS token unless `keepsCLS` ("full").
+public final class CLIPImageEncoder: Module, ModalityEncoder {
+    public let tower: CLIPVisionModel
+    public let layer: Int
+    public let keepsCLS: Bool
+
+    public init(tower: CLIPVisionModel, layer: Int = -2, keepsCLS: Bool = false) {
+        self.tower = tower
+        self.layer = layer
+        self.keepsCLS = keepsCLS
+    }
+
+    public override var children: [(key: String, module: Module)] { [("tower", tower)] }
+
+    public var featureDimension: Int { tower.config.hiddenSize }
+
+    public func featureTokenCount(inputShape: [Int]) -> Int {
+        let side = tower.config.imageSize / tower.config.patchSize
+        return side * side + (keepsCLS ? 1 : 0)
+    }
+
+    /// pixel_values [B, 3, S, S] → [B, P(+1), C]
+    public func encode(_ inputs: Tensor) throws -> Tensor {
+        let states = try tower.hiddenState(inputs, at: layer)
+        return keepsCLS ? states : states.sliced(axis: 1, 1..<states.shape[1])
+    }
+}
+
+/// A Whisper encoder as an audio encoder: input_features [B, mels, frames] → [B, frames/2, D].
+public final class WhisperAudioEncoder: Module, ModalityEncoder {
+    public let encoder: WhisperEncoder
+
+    public init(encoder: WhisperEncoder) { self.encoder = encoder }
+
+    public override var children: [(key: String, module: Module)] { [("encoder", encoder)] }
+
+    public var featureDimension: Int { encoder.config.dModel }
+
+    public func featureTokenCount(inputShape: [Int]) -> Int { encoder.config.maxSourcePositions }
+
+    public func encode(_ inputs: Tensor) throws -> Tensor { try encoder(inputs) }
+}

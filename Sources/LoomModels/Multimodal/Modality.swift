@@ -1,0 +1,94 @@
+import Foundation
+import LoomAdapters
+import LoomNN
+import LoomTensor
+
+/// A frozen encoder as a modality sees it: model inputs [B, …] → features [B, N, D].
+public protocol ModalityEncoder: Module {
+    /// D of the features.
+    var featureDimension: Int { get }
+    /// N for one input of the given shape (without the batch dim).
+    func featureTokenCount(inputShape: [Int]) -> Int
+    /// [B, …] → [B, N, D]
+    func encode(_ inputs: Tensor) throws -> Tensor
+}
+
+/// Everything Loom needs to know about a modality: its name and placeholder, how to turn a file into
+/// model inputs, and how to load its frozen encoder. Register one with `ModalityRegistry.register`.
+public struct ModalityKind {
+    public var name: String
+    /// Placeholder in conversation text, e.g. "<image>".
+    public var placeholder: String
+    /// Builds the file → inputs function from the encoder folder (its preprocessor config) and options.
+    public var makeProcessor: (_ folder: String, _ options: [String: String]) throws -> (_ file: String) throws -> Tensor
+    /// Loads the frozen encoder with its feature selection.
+    public var loadEncoder: (_ folder: String, _ options: [String: String]) throws -> ModalityEncoder
+
+    public init(name: String, placeholder: String,
+                makeProcessor: @escaping (String, [String: String]) throws -> (String) throws -> Tensor,
+                loadEncoder: @escaping (String, [String: String]) throws -> ModalityEncoder) {
+        self.name = name
+        self.placeholder = placeholder
+        self.makeProcessor = makeProcessor
+        self.loadEncoder = loadEncoder
+    }
+}
+
+public struct ModalityError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Modality kinds by name. Loom registers its own ("image", "audio") where the data layer is wired
+/// in; users add theirs from their own code, before building a model or loading a recipe.
+public enum ModalityRegistry {
+    nonisolated(unsafe) private static var kinds: [String: ModalityKind] = [:]
+    private static let lock = NSLock()
+
+    public static func register(_ kind: ModalityKind) {
+        lock.lock(); defer { lock.unlock() }
+        kinds[kind.name] = kind
+    }
+
+    public static func kind(_ name: String) throws -> ModalityKind {
+        lock.lock(); defer { lock.unlock() }
+        guard let kind = kinds[name] else {
+            throw ModalityError("unknown modality \"\(name)\" (registered: \(kinds.keys.sorted().joined(separator: ", ")))")
+        }
+        return kind
+    }
+
+    public static var names: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return kinds.keys.sorted()
+    }
+}
+
+/// One modality inside a model: its frozen encoder and trainable connector.
+public final class ModalityBinding: Module {
+    public let name: String
+    public let placeholder: String
+    public let encoder: ModalityEncoder
+    public let connector: Connector
+
+    public init(name: String, placeholder: String, encoder: ModalityEncoder, connector: Connector) {
+        self.name = name
+        self.placeholder = placeholder
+        self.encoder = encoder
+        self.connector = connector
+    }
+
+    public override var children: [(key: String, module: Module)] { [("encoder", encoder), ("connector", connector)] }
+
+    /// Slots one input of this shape fills in the token sequence.
+    public func tokenCount(inputShape: [Int]) -> Int {
+        connector.outputTokenCount(inputTokens: encoder.featureTokenCount(inputShape: inputShape))
+    }
+
+    /// Inputs [I, …] → LM embeddings [I, M, D_lm]. The encoder records no tape unless it trains.
+    public func embed(_ inputs: Tensor) throws -> Tensor {
+        let encoderTrains = encoder.parameters.contains { $0.requiresGradient }
+        let features = encoderTrains ? try encoder.encode(inputs) : try withoutGradients { try encoder.encode(inputs) }
+        return connector(features)
+    }
+}

@@ -1,0 +1,150 @@
+import XCTest
+import LoomNN
+import LoomTensor
+import LoomTraining
+@testable import LoomAdapters
+@testable import LoomModels
+
+/// Every connector: backward against finite differences, and a short training run under a frozen
+/// language model (loss falls, frozen weights bit-identical).
+final class ConnectorTests: XCTestCase {
+    static func connectors(inputDim: Int, outputDim: Int) throws -> [(String, Connector)] {
+        var perceiver = ConnectorOptions()
+        perceiver.latents = 3; perceiver.depth = 2; perceiver.heads = 2; perceiver.headDim = 4; perceiver.ffMultiplier = 2
+        var stack = ConnectorOptions(); stack.stack = 3; stack.hidden = 7
+        var pool = ConnectorOptions(); pool.pool = 2
+        return [("linear", try ConnectorRegistry.make("linear", inputDim: inputDim, outputDim: outputDim)),
+                ("mlp2x_gelu", try ConnectorRegistry.make("mlp2x_gelu", inputDim: inputDim, outputDim: outputDim)),
+                ("mlp3x_gelu", try ConnectorRegistry.make("mlp3x_gelu", inputDim: inputDim, outputDim: outputDim)),
+                ("perceiver", try ConnectorRegistry.make("perceiver", options: perceiver, inputDim: inputDim, outputDim: outputDim)),
+                ("frame_stack", try ConnectorRegistry.make("frame_stack", options: stack, inputDim: inputDim, outputDim: outputDim)),
+                ("avg_pool", try ConnectorRegistry.make("avg_pool", options: pool, inputDim: inputDim, outputDim: outputDim))]
+    }
+
+    func testGradientsMatchFiniteDifferences() throws {
+        for (name, connector) in try Self.connectors(inputDim: 6, outputDim: 5) {
+            var rng = RandomGenerator(seed: 3)
+            connector.initializeParameters(std: 0.3, generator: &rng)
+            // Non-trivial norms and embeddings so every parameter matters.
+            for (_, p) in connector.namedParameters() {
+                p.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] += 0.05 * Float(i % 7) - 0.1 } }
+            }
+            let x = Tensor.randomNormal([2, 7, 6], generator: &rng)
+            let params = connector.parameters
+            // The resampler's LayerNorms over 6 features curve sharply: a smaller step keeps the
+            // finite-difference truncation error under the tolerance.
+            checkGradients([x] + params, name, step: name == "perceiver" ? 2e-3 : 1e-2) { _ in connector(x) }
+            XCTAssertEqual(connector(x).shape[1], connector.outputTokenCount(inputTokens: 7), name)
+        }
+    }
+
+    func testRegistryErrorsNameTheProblem() {
+        XCTAssertThrowsError(try ConnectorRegistry.make("qformer", inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("qformer")) }
+        var options = ConnectorOptions(); options.latents = 4
+        XCTAssertThrowsError(try ConnectorRegistry.make("linear", options: options, inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("latents")) }
+        options = ConnectorOptions(); options.stack = 0
+        XCTAssertThrowsError(try ConnectorRegistry.make("frame_stack", options: options, inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("stack")) }
+    }
+
+    func testMLPKeysFollowLLaVAAndTransformers() throws {
+        let mlp = MLPGELUConnector(inputDim: 4, outputDim: 3, depth: 2)
+        XCTAssertEqual(mlp.namedParameters().map(\.key), ["0.weight", "0.bias", "2.weight", "2.bias"])
+        XCTAssertEqual(mlp.transformersKey(for: "2.bias"), "linear_2.bias")
+        XCTAssertEqual(mlp.transformersMapping.moduleKey(for: "linear_1.weight"), "0.weight")
+        let perceiver = PerceiverResampler(inputDim: 4, outputDim: 3, options: { var o = PerceiverResampler.Options(); o.depth = 1; return o }())
+        let keys = Set(perceiver.namedParameters().map(\.key))
+        for key in ["latents", "media_pos_emb", "layers.0.0.norm_media.weight", "layers.0.0.to_q.weight", "layers.0.0.to_kv.weight",
+                    "layers.0.0.to_out.weight", "layers.0.1.0.weight", "layers.0.1.1.weight", "layers.0.1.3.weight", "norm.bias", "proj.weight"] {
+            XCTAssertTrue(keys.contains(key), "missing \(key)")
+        }
+    }
+
+    func testEachConnectorTrainsUnderAFrozenLanguageModel() throws {
+        let config = try tinyLlamaConfig()
+        for (name, connector) in try Self.connectors(inputDim: 6, outputDim: config.hiddenSize) {
+            var rng = RandomGenerator(seed: 11)
+            let lm = try LlamaForCausalLM(config)
+            lm.initializeParameters(std: 0.2, generator: &rng)
+            lm.freeze()
+            connector.initializeParameters(std: 0.1, generator: &rng)
+            connector.unfreeze()
+            let model = MultimodalLM(languageModel: lm, modalities: [
+                ModalityBinding(name: "probe", placeholder: "<probe>", encoder: IdentityEncoder(dim: 6), connector: connector)])
+            let frozenBefore = lm.namedParameters().map { ($0.key, $0.tensor.scalars) }
+            // Two samples: [BOS, M probe slots, 4 target tokens].
+            let m = connector.outputTokenCount(inputTokens: 7)
+            let t = 1 + m + 4
+            var ids: [Int] = [], labels: [Int] = [], slots: [Int] = []
+            for b in 0..<2 {
+                let targets = (0..<4).map { 3 + (b * 5 + $0 * 7) % 20 }
+                ids += [1] + [Int](repeating: 0, count: m) + targets
+                labels += [Int](repeating: -100, count: 1 + m) + targets
+                slots += (0..<m).map { b * t + 1 + $0 }
+            }
+            let inputs = Tensor.randomNormal([2, 7, 6], generator: &rng)
+            let optimizer = AdamW([ParameterGroup(parameters: connector.parameters, learningRate: 3e-2)])
+            var losses: [Float] = []
+            for _ in 0..<12 {
+                optimizer.zeroGradients()
+                let loss = try model.loss(inputIds: IntTensor(shape: [2, t], scalars: ids), labels: IntTensor(shape: [2, t], scalars: labels),
+                                          media: [("probe", inputs, slots)], attentionMask: nil)
+                losses.append(loss.item)
+                loss.backward()
+                optimizer.step()
+            }
+            XCTAssertLessThan(losses.last!, losses.first! * 0.8, "\(name): loss \(losses.first!) → \(losses.last!)")
+            for ((key, before), (_, after)) in zip(frozenBefore, lm.namedParameters()) {
+                XCTAssertEqual(before, after.scalars, "\(name): frozen \(key) changed")
+                XCTAssertNil(after.grad, "\(name): frozen \(key) got a gradient buffer")
+            }
+        }
+    }
+}
+
+/// Passes features through: the connector sees the raw inputs.
+final class IdentityEncoder: Module, ModalityEncoder {
+    let dim: Int
+    init(dim: Int) { self.dim = dim }
+    var featureDimension: Int { dim }
+    func featureTokenCount(inputShape: [Int]) -> Int { inputShape[0] }
+    func encode(_ inputs: Tensor) throws -> Tensor { inputs }
+}
+
+func tinyLlamaConfig(vocab: Int = 32, hidden: Int = 16) throws -> LlamaConfig {
+    let json = """
+    {"model_type": "llama", "vocab_size": \(vocab), "hidden_size": \(hidden), "intermediate_size": 32, "num_hidden_layers": 2,
+     "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "tie_word_embeddings": false}
+    """
+    return try JSONDecoder().decode(LlamaConfig.self, from: Data(json.utf8))
+}
+
+/// Central finite differences against backward (see Tests/LoomTensorTests/TestSupport.swift).
+func checkGradients(_ inputs: [Tensor], _ label: String, step: Float = 1e-2, atol: Double = 3e-3, rtol: Double = 1e-2,
+                    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
+    for input in inputs { input.requiresGradient = true; input.zeroGradient() }
+    let probe = f(inputs)
+    var rng = RandomGenerator(seed: 991)
+    let weights = Tensor.randomNormal(probe.shape, generator: &rng)
+    sum(probe * weights).backward()
+    let w = weights.scalars
+    func objective() -> Double {
+        let out = withoutGradients { f(inputs) }.scalars
+        return zip(out, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    }
+    for (n, input) in inputs.enumerated() {
+        guard let analytic = input.grad?.scalars else { XCTFail("\(label): input \(n) got no gradient", file: file, line: line); continue }
+        let p = input.pointer
+        for i in 0..<input.count {
+            let saved = p[i]
+            p[i] = saved + step; let plus = objective()
+            p[i] = saved - step; let minus = objective()
+            p[i] = saved
+            let numeric = (plus - minus) / (2 * Double(step))
+            if abs(Double(analytic[i]) - numeric) > atol + rtol * abs(numeric) {
+                XCTFail("\(label): input \(n) \(input.shape) element \(i): analytic \(analytic[i]) vs numeric \(numeric)", file: file, line: line)
+                break
+            }
+        }
+    }
+    for input in inputs { input.requiresGradient = false }
+}
