@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "LoomData", dependencies: ["LoomTokenizer", "LoomImages", "LoomAudio", "LoomTensor"],
                 swiftSettings: fast),
         .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
+        // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
+        .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
+                swiftSettings: v5),
         .executableTarget(
             name: "loom",
             dependencies: [
@@ -59,6 +62,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "ExampleIMUModalityTests", dependencies: ["ExampleIMUModality", "LoomTraining"], swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
     ]

@@ -56,7 +56,13 @@ extension Conversation: Decodable {
         var value: String
     }
 
-    /// Keys besides these are kept out of the sample (LLaVA files carry extra metadata such as "model").
+    /// Modalities whose files a sample may name, as `<name>` (one file or a list) and `<name>s` (a list).
+    public static let defaultModalities = ["image", "audio"]
+    /// Decoder userInfo key for the modality names to read (default `defaultModalities`).
+    public static let modalitiesKey = CodingUserInfoKey(rawValue: "loom.modalities")!
+
+    /// Keys besides id, conversations and the media keys are left out (LLaVA files carry extra
+    /// metadata such as "model").
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         if let text = try? c.decode(String.self, forKey: Key("id")) {
@@ -67,7 +73,9 @@ extension Conversation: Decodable {
             id = ""
         }
         var media: [String: [String]] = [:]
-        for (single, plural, modality) in [("image", "images", "image"), ("audio", "audios", "audio")] {
+        let modalities = decoder.userInfo[Conversation.modalitiesKey] as? [String] ?? Conversation.defaultModalities
+        for modality in modalities {
+            let (single, plural) = (modality, modality + "s")
             var files: [String] = []
             if c.contains(Key(single)) {
                 if let one = try? c.decode(String.self, forKey: Key(single)) {

@@ -10,8 +10,9 @@ public enum DatasetFile {
         public var description: String { "\(file) \(position): \(reason)" }
     }
 
-    /// Every sample of `path` that decodes, plus the ones that do not (with reasons).
-    public static func read(_ path: String) throws -> (samples: [Conversation], failures: [DecodeFailure]) {
+    /// Every sample of `path` that decodes, plus the ones that do not (with reasons). `modalities` are
+    /// the media keys read (`image`/`images`, …).
+    public static func read(_ path: String, modalities: [String] = Conversation.defaultModalities) throws -> (samples: [Conversation], failures: [DecodeFailure]) {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -20,12 +21,18 @@ public enum DatasetFile {
         }
         let firstByte = data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) })
         if firstByte == UInt8(ascii: "[") {
-            return try readArray(data, path: path)
+            return try readArray(data, path: path, decoder: decoder(modalities))
         }
-        return readLines(data, path: path)
+        return readLines(data, path: path, decoder: decoder(modalities))
     }
 
-    static func readArray(_ data: Data, path: String) throws -> ([Conversation], [DecodeFailure]) {
+    static func decoder(_ modalities: [String]) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.userInfo[Conversation.modalitiesKey] = modalities
+        return decoder
+    }
+
+    static func readArray(_ data: Data, path: String, decoder: JSONDecoder) throws -> ([Conversation], [DecodeFailure]) {
         guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
             throw DatasetError("\(path) is not valid JSON (expected an array of samples)")
         }
@@ -33,7 +40,7 @@ public enum DatasetFile {
         for (index, element) in array.enumerated() {
             do {
                 let bytes = try JSONSerialization.data(withJSONObject: element)
-                var sample = try JSONDecoder().decode(Conversation.self, from: bytes)
+                var sample = try decoder.decode(Conversation.self, from: bytes)
                 if sample.id.isEmpty { sample.id = "#\(index)" }
                 samples.append(sample)
             } catch {
@@ -43,14 +50,14 @@ public enum DatasetFile {
         return (samples, failures)
     }
 
-    static func readLines(_ data: Data, path: String) -> ([Conversation], [DecodeFailure]) {
+    static func readLines(_ data: Data, path: String, decoder: JSONDecoder) -> ([Conversation], [DecodeFailure]) {
         var samples: [Conversation] = [], failures: [DecodeFailure] = []
         var lineNumber = 0
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
             do {
-                var sample = try JSONDecoder().decode(Conversation.self, from: Data(line))
+                var sample = try decoder.decode(Conversation.self, from: Data(line))
                 if sample.id.isEmpty { sample.id = "line \(lineNumber)" }
                 samples.append(sample)
             } catch {
