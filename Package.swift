@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // OpenBLAS is opened with dlopen after OPENBLAS_CORETYPE is chosen (see Sources/CLoomBLAS).
@@ -33,7 +34,10 @@ let package = Package(
         .target(name: "LoomAudio", dependencies: ["CSndFile", "LoomTensor"], swiftSettings: fast),
         .target(name: "LoomData", dependencies: ["LoomTokenizer", "LoomImages", "LoomAudio", "LoomTensor"],
                 swiftSettings: fast),
-        .target(name: "LoomTraining", dependencies: ["LoomTensor"], swiftSettings: fast),
+        .target(name: "LoomTraining",
+                dependencies: ["LoomTensor", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
+                               "LoomTokenizer", "LoomImages", "LoomAudio", .product(name: "Yams", package: "Yams")],
+                swiftSettings: fast),
         // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
         .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
                 swiftSettings: v5),

@@ -148,3 +148,25 @@ func checkGradients(_ inputs: [Tensor], _ label: String, step: Float = 1e-2, ato
     }
     for input in inputs { input.requiresGradient = false }
 }
+
+final class TrainableSetTests: XCTestCase {
+    func testPatternsSelectAndSummaryCounts() throws {
+        var rng = RandomGenerator(seed: 1)
+        let lm = try LlamaForCausalLM(try tinyLlamaConfig())
+        lm.initializeParameters(generator: &rng)
+        let connector = try ConnectorRegistry.make("mlp2x_gelu", inputDim: 6, outputDim: 16)
+        let model = MultimodalLM(languageModel: lm, modalities: [
+            ModalityBinding(name: "image", placeholder: "<image>", encoder: IdentityEncoder(dim: 6), connector: connector)])
+        let summary = try TrainableSet(["modalities.*.connector.*", "*.self_attn.q_proj.*"]).apply(to: model)
+        let trainable = Set(model.trainableParameters.map(\.key))
+        XCTAssertTrue(trainable.contains("modalities.image.connector.0.weight"))
+        XCTAssertTrue(trainable.contains("language_model.model.layers.1.self_attn.q_proj.weight"))
+        XCTAssertFalse(trainable.contains("language_model.model.layers.1.self_attn.k_proj.weight"))
+        XCTAssertEqual(summary.trainable, connector.parameterCount + 2 * 16 * 16)
+        XCTAssertEqual(summary.trainable + summary.frozen, model.parameterCount)
+        XCTAssertTrue(summary.description.contains("language_model.model"), summary.description)
+        XCTAssertThrowsError(try TrainableSet(["multimodal_projector.*"]).apply(to: model)) { XCTAssertTrue("\($0)".contains("multimodal_projector")) }
+        XCTAssertTrue(TrainableSet.glob("*.lora_*", "a.b.lora_A.weight"))
+        XCTAssertFalse(TrainableSet.glob("language_model.*", "modalities.x"))
+    }
+}

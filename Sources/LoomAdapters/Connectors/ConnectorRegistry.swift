@@ -24,6 +24,9 @@ public struct ConnectorOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Every option name a recipe may write.
+    public static let keyNames: Set<String> = ["hidden", "latents", "depth", "heads", "head_dim", "ff_mult", "media_embeddings", "stack", "pool"]
+
     /// The option names given (for "not used by this connector" errors).
     var given: [String] {
         let all: [(String, Int?)] = [("hidden", hidden), ("latents", latents), ("depth", depth), ("heads", heads),

@@ -1,1 +1,0 @@
-/// Audio decoding, resampling and Whisper log-mel features (in progress).

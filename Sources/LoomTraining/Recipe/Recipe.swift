@@ -1,0 +1,210 @@
+import Foundation
+import LoomAdapters
+import LoomData
+import Yams
+
+/// A training recipe (YAML): the frozen models, the modalities, the data and one or more stages.
+/// Every key and default is documented in docs/recipes.md. Relative paths are resolved against the
+/// recipe file's folder.
+public struct Recipe: Decodable {
+    /// Hugging Face folder of the language model (config.json, safetensors, tokenizer.json).
+    public var languageModel: String
+    /// Folder holding tokenizer.json (default: the language model's folder).
+    public var tokenizer: String?
+    public var modalities: [String: ModalityRecipe]
+    public var data: DataRecipe
+    public var stages: [StageRecipe]
+    /// Where the recipe came from (for messages and relative paths).
+    public internal(set) var source: String = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case languageModel = "language_model", tokenizer, modalities, data, stages
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        languageModel = try c.decode(String.self, forKey: .languageModel)
+        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
+        modalities = try c.decodeIfPresent([String: ModalityRecipe].self, forKey: .modalities) ?? [:]
+        data = try c.decodeIfPresent(DataRecipe.self, forKey: .data) ?? DataRecipe()
+        stages = try c.decode([StageRecipe].self, forKey: .stages)
+        guard !stages.isEmpty else { throw RecipeError("stages: at least one stage is needed") }
+        let names = stages.map(\.name)
+        guard Set(names).count == names.count else { throw RecipeError("stages: names repeat (\(names.joined(separator: ", ")))") }
+    }
+
+    /// Reads and validates a recipe file; `overrides` are `key.path=value` pairs applied first
+    /// (`stages.0.learning_rate=1e-4`, `data.max_length=512`).
+    public static func load(_ path: String, overrides: [String] = []) throws -> Recipe {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw RecipeError("cannot read recipe \(path): \(error.localizedDescription)")
+        }
+        do {
+            var node = try Yams.compose(yaml: text) ?? Node.mapping([:])
+            for override in overrides { node = try apply(override, to: node) }
+            var recipe = try YAMLDecoder().decode(Recipe.self, from: try Yams.serialize(node: node))
+            recipe.source = path
+            recipe.resolvePaths(relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent())
+            return recipe
+        } catch let error as RecipeError {
+            throw RecipeError("\(path): \(error.description)")
+        } catch let error as DecodingError {
+            throw RecipeError("\(path): \(describe(error))")
+        } catch {
+            throw RecipeError("\(path): \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String { keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+        switch error {
+        case .typeMismatch(let type, let context): return "key \(path(context.codingPath)) should be \(type)"
+        case .valueNotFound(let type, let context): return "key \(path(context.codingPath)) is empty, expected \(type)"
+        case .keyNotFound(let key, let context): return "missing key \(path(context.codingPath + [key]))"
+        case .dataCorrupted(let context):
+            if let underlying = context.underlyingError as? RecipeError { return underlying.description }
+            return "invalid value at \(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// `a.b.0.c=value` sets that key (creating mappings as needed); the value is parsed as YAML.
+    static func apply(_ override: String, to node: Node) throws -> Node {
+        guard let eq = override.firstIndex(of: "=") else { throw RecipeError("--set \(override): expected key.path=value") }
+        let keys = override[..<eq].split(separator: ".").map(String.init)
+        let value = try Yams.compose(yaml: String(override[override.index(after: eq)...])) ?? Node("")
+        guard !keys.isEmpty else { throw RecipeError("--set \(override): empty key path") }
+        func set(_ node: Node, _ path: ArraySlice<String>) throws -> Node {
+            guard let key = path.first else { return value }
+            if case .sequence(var seq) = node {
+                guard let index = Int(key), seq.indices.contains(index) else {
+                    throw RecipeError("--set \(override): \(key) is not an index of a list of \(seq.count)")
+                }
+                seq[index] = try set(seq[index], path.dropFirst())
+                return .sequence(seq)
+            }
+            var mapping: Node.Mapping
+            if case .mapping(let m) = node { mapping = m } else { mapping = [:] }
+            mapping[Node(key)] = try set(mapping[Node(key)] ?? .mapping([:]), path.dropFirst())
+            return .mapping(mapping)
+        }
+        return try set(node, keys[...])
+    }
+
+    mutating func resolvePaths(relativeTo base: URL) {
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : base.appendingPathComponent(path).standardizedFileURL.path
+        }
+        languageModel = resolve(languageModel)
+        tokenizer = tokenizer.map(resolve)
+        for (name, var modality) in modalities {
+            modality.encoder = resolve(modality.encoder)
+            modalities[name] = modality
+        }
+        data.resolve(resolve)
+        for i in stages.indices {
+            stages[i].data?.resolve(resolve)
+            stages[i].initFrom = stages[i].initFrom.map(resolve)
+        }
+    }
+}
+
+/// One modality: its encoder folder, feature selection and connector.
+public struct ModalityRecipe: Decodable {
+    /// Hugging Face folder of the frozen encoder (with its preprocessor_config.json).
+    public var encoder: String
+    /// Connector name: linear, mlp2x_gelu, perceiver, frame_stack, avg_pool, or a registered one.
+    public var connector: String
+    public var connectorOptions: ConnectorOptions
+    /// Modality-specific options passed to its kind (image: feature_layer −2, keep_cls false,
+    /// pad_square true; audio: none), as strings.
+    public var options: [String: String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case encoder, connector, connectorOptions = "connector_options", options
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        encoder = try c.decode(String.self, forKey: .encoder)
+        connector = try c.decodeIfPresent(String.self, forKey: .connector) ?? "mlp2x_gelu"
+        if c.contains(.connectorOptions) {
+            let nested = try c.superDecoder(forKey: .connectorOptions)
+            try nested.rejectUnknownKeys(allowed: ConnectorOptions.keyNames)
+            connectorOptions = try ConnectorOptions(from: nested)
+        } else {
+            connectorOptions = ConnectorOptions()
+        }
+        options = try c.decodeIfPresent([String: YAMLScalar].self, forKey: .options)?.mapValues(\.text) ?? [:]
+    }
+}
+
+/// A scalar option given as a string, number or boolean.
+struct YAMLScalar: Decodable {
+    var text: String
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { text = String(b) } else if let i = try? c.decode(Int.self) { text = String(i) }
+        else if let d = try? c.decode(Double.self) { text = String(d) } else { text = try c.decode(String.self) }
+    }
+}
+
+/// Data files and how samples become batches. A stage's `data` overrides the recipe's field by field.
+public struct DataRecipe: Decodable {
+    /// LLaVA JSON or JSONL files.
+    public var train: [String]?
+    public var eval: [String]?
+    /// Folder media paths are relative to (default: the folder of each data file).
+    public var mediaRoot: String?
+    /// Tokens per sample after placeholder expansion (LLaVA: 2048).
+    public var maxLength: Int?
+    /// Stop at the first bad sample instead of skipping it.
+    public var strict: Bool?
+    /// LLaVA's group_by_modality_length.
+    public var groupByModalityLength: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case train, eval, mediaRoot = "media_root", maxLength = "max_length", strict
+        case groupByModalityLength = "group_by_modality_length"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func files(_ key: CodingKeys) throws -> [String]? {
+            if let one = try? c.decodeIfPresent(String.self, forKey: key) { return [one] }
+            return try c.decodeIfPresent([String].self, forKey: key)
+        }
+        train = try files(.train)
+        eval = try files(.eval)
+        mediaRoot = try c.decodeIfPresent(String.self, forKey: .mediaRoot)
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength)
+        strict = try c.decodeIfPresent(Bool.self, forKey: .strict)
+        groupByModalityLength = try c.decodeIfPresent(Bool.self, forKey: .groupByModalityLength)
+        if let maxLength, maxLength <= 0 { throw RecipeError("data.max_length must be positive, got \(maxLength)") }
+    }
+
+    /// Fields of `override` where set, else these.
+    public func merged(with override: DataRecipe?) -> DataRecipe {
+        guard let o = override else { return self }
+        var m = self
+        m.train = o.train ?? train
+        m.eval = o.eval ?? eval
+        m.mediaRoot = o.mediaRoot ?? mediaRoot
+        m.maxLength = o.maxLength ?? maxLength
+        m.strict = o.strict ?? strict
+        m.groupByModalityLength = o.groupByModalityLength ?? groupByModalityLength
+        return m
+    }
+
+    mutating func resolve(_ resolve: (String) -> String) {
+        train = train?.map(resolve)
+        eval = eval?.map(resolve)
+        mediaRoot = mediaRoot.map(resolve)
+    }
+}

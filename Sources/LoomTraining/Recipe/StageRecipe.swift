@@ -1,0 +1,139 @@
+import Foundation
+import LoomData
+
+/// One stage: what trains, on what data, with which optimizer settings. Defaults follow LLaVA-1.5's
+/// scripts where they have one (cosine schedule, no weight decay, clipping at 1.0).
+public struct StageRecipe: Decodable {
+    public var name: String
+    /// Conversation template: plain (alignment), vicuna_v1 or chatml.
+    public var template: ChatTemplate
+    /// Overrides of the recipe's data section.
+    public var data: DataRecipe?
+    /// Name patterns of the parameters that train (everything else is frozen), e.g.
+    /// ["modalities.*.connector.*"] for stage 1, plus "language_model.*" or "*.lora_*" for stage 2.
+    public var trainable: [String]
+    /// LoRA on the language model (stage 2 variant); its weights train.
+    public var lora: LoRARecipe?
+    public var learningRate: Double
+    /// Per-pattern learning rates (LLaVA's mm_projector_lr): the first matching group wins.
+    public var learningRateGroups: [LearningRateGroupRecipe]
+    /// constant, constant_with_warmup, linear or cosine.
+    public var schedule: LearningRateScheduleKind
+    public var warmupRatio: Double
+    /// Overrides warmup_ratio when set.
+    public var warmupSteps: Int?
+    /// Passes over the data (default 1) — or a fixed number of optimizer steps.
+    public var epochs: Int?
+    public var steps: Int?
+    /// Samples per micro-batch (per process).
+    public var batchSize: Int
+    /// Micro-batches per optimizer step.
+    public var gradientAccumulation: Int
+    /// Clip the global gradient norm to this (0: no clipping).
+    public var maxGradNorm: Double
+    public var weightDecay: Double
+    public var adamBetas: [Double]
+    public var adamEpsilon: Double
+    /// Evaluate every N optimizer steps (0: only at the end, when eval data exist).
+    public var evalEvery: Int
+    /// Checkpoint every N optimizer steps (0: only at the end).
+    public var saveEvery: Int
+    /// Checkpoints kept on disk.
+    public var keepLast: Int
+    public var seed: UInt64
+    /// Start from these trainable weights (a safetensors file or a run's stage folder) instead of
+    /// the previous stage's result.
+    public var initFrom: String?
+    /// Logging interval in optimizer steps.
+    public var logEvery: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, template, data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
+        case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
+        case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
+        case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
+        case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
+        case logEvery = "log_every"
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .vicunaV1
+        data = try c.decodeIfPresent(DataRecipe.self, forKey: .data)
+        trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? []
+        lora = try c.decodeIfPresent(LoRARecipe.self, forKey: .lora)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        learningRateGroups = try c.decodeIfPresent([LearningRateGroupRecipe].self, forKey: .learningRateGroups) ?? []
+        schedule = try c.decodeIfPresent(LearningRateScheduleKind.self, forKey: .schedule) ?? .cosine
+        warmupRatio = try c.decodeIfPresent(Double.self, forKey: .warmupRatio) ?? 0
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 1
+        gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? 1
+        maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? 1
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0
+        adamBetas = try c.decodeIfPresent([Double].self, forKey: .adamBetas) ?? [0.9, 0.999]
+        adamEpsilon = try c.decodeIfPresent(Double.self, forKey: .adamEpsilon) ?? 1e-8
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? 0
+        saveEvery = try c.decodeIfPresent(Int.self, forKey: .saveEvery) ?? 0
+        keepLast = try c.decodeIfPresent(Int.self, forKey: .keepLast) ?? 2
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? 1
+        try validate()
+    }
+
+    func validate() throws {
+        let stage = "stages[\(name)]"
+        guard !trainable.isEmpty || lora != nil else { throw RecipeError("\(stage): nothing trains (set trainable patterns or lora)") }
+        guard learningRate > 0 else { throw RecipeError("\(stage).learning_rate must be positive, got \(learningRate)") }
+        guard batchSize > 0 else { throw RecipeError("\(stage).batch_size must be positive, got \(batchSize)") }
+        guard gradientAccumulation > 0 else { throw RecipeError("\(stage).gradient_accumulation must be positive") }
+        guard (0...1).contains(warmupRatio) else { throw RecipeError("\(stage).warmup_ratio must be in [0, 1], got \(warmupRatio)") }
+        guard epochs == nil || steps == nil else { throw RecipeError("\(stage): give epochs or steps, not both") }
+        if let epochs, epochs <= 0 { throw RecipeError("\(stage).epochs must be positive") }
+        if let steps, steps <= 0 { throw RecipeError("\(stage).steps must be positive") }
+        guard adamBetas.count == 2, adamBetas.allSatisfy({ (0..<1).contains($0) }) else {
+            throw RecipeError("\(stage).adam_betas must be two numbers in [0, 1), got \(adamBetas)")
+        }
+        guard keepLast >= 1 else { throw RecipeError("\(stage).keep_last must be at least 1") }
+    }
+}
+
+public struct LearningRateGroupRecipe: Decodable {
+    public var pattern: String
+    public var learningRate: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case pattern, learningRate = "learning_rate" }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pattern = try c.decode(String.self, forKey: .pattern)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+    }
+}
+
+/// LoRA on the language model's linear layers (PEFT's defaults for LLaMA).
+public struct LoRARecipe: Decodable {
+    public var rank: Int
+    public var alpha: Double
+    public var dropout: Double
+    public var targetModules: [String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case rank = "r", alpha = "lora_alpha", dropout = "lora_dropout", targetModules = "target_modules" }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rank = try c.decodeIfPresent(Int.self, forKey: .rank) ?? 8
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? 16
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0.05
+        targetModules = try c.decodeIfPresent([String].self, forKey: .targetModules)
+            ?? ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        guard rank > 0 else { throw RecipeError("lora.r must be positive, got \(rank)") }
+    }
+}

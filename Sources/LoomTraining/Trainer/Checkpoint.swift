@@ -1,0 +1,122 @@
+import Foundation
+import LoomCheckpoint
+import LoomData
+import LoomTensor
+
+/// Everything a stage needs to continue exactly where it stopped.
+public struct TrainingState: Codable, Equatable {
+    /// Optimizer steps taken.
+    public var step: Int
+    /// Where the next micro-batch comes from.
+    public var position: DataPosition
+    /// NaN/Inf steps skipped so far.
+    public var skippedSteps: Int
+    /// One entry per optimizer step so far.
+    public var metrics: [StepMetrics]
+    /// Evaluation results so far.
+    public var evaluations: [EvalMetrics]
+
+    public init() {
+        step = 0
+        position = DataPosition()
+        skippedSteps = 0
+        metrics = []
+        evaluations = []
+    }
+}
+
+public struct StepMetrics: Codable, Equatable {
+    public var step: Int
+    public var epoch: Int
+    public var loss: Double
+    public var learningRate: Double
+    public var gradientNorm: Double
+    public var tokens: Int
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, loss, learningRate = "lr", gradientNorm = "grad_norm", tokens, seconds
+    }
+}
+
+public struct EvalMetrics: Codable, Equatable {
+    public var step: Int
+    public var loss: Double
+    enum CodingKeys: String, CodingKey { case step, loss = "eval_loss" }
+}
+
+/// A checkpoint folder `RUN_DIR/<stage>/checkpoint-<step>/`: trainable weights, optimizer state,
+/// training state (step, data position, metrics) and the recipe. Written to a temporary folder and
+/// renamed into place, so a folder with the final name is always complete.
+public enum Checkpoint {
+    public static let weightsFile = "trainable.safetensors"
+    public static let optimizerFile = "optimizer.safetensors"
+    public static let stateFile = "state.json"
+    public static let recipeFile = "recipe.yaml"
+
+    public static func name(step: Int) -> String { "checkpoint-\(step)" }
+
+    public static func write(to stageDirectory: URL, step: Int, weights: [(String, Tensor)], optimizer: [String: Tensor],
+                             state: TrainingState, recipeText: String, keepLast: Int) throws {
+        let fm = FileManager.default
+        let final = stageDirectory.appendingPathComponent(name(step: step))
+        let temporary = stageDirectory.appendingPathComponent(".\(name(step: step)).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: temporary)
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        try SafetensorsWriter.write(weights.map { SafetensorsWriter.Entry($0.0, $0.1) }, to: temporary.appendingPathComponent(weightsFile).path)
+        try SafetensorsWriter.write(optimizer.map { SafetensorsWriter.Entry($0.key, $0.value) }.sorted { $0.name < $1.name },
+                                    to: temporary.appendingPathComponent(optimizerFile).path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
+        try writeSynced(Data(recipeText.utf8), to: temporary.appendingPathComponent(recipeFile))
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+        guard rename(temporary.path, final.path) == 0 else {
+            throw RecipeError("cannot move checkpoint into place at \(final.path): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory(stageDirectory)
+        // Keep the newest `keepLast`.
+        let all = try completeCheckpoints(in: stageDirectory)
+        for old in all.dropLast(keepLast) { try? fm.removeItem(at: old.url) }
+    }
+
+    /// Complete checkpoints of a stage folder, oldest first.
+    public static func completeCheckpoints(in stageDirectory: URL) throws -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stageDirectory.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)) else { return nil }
+            let url = stageDirectory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(stateFile).path) else { return nil }
+            return (step, url)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    public static func readState(_ checkpoint: URL) throws -> TrainingState {
+        let url = checkpoint.appendingPathComponent(stateFile)
+        do {
+            return try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: url))
+        } catch {
+            throw RecipeError("cannot read training state \(url.path): \(error)")
+        }
+    }
+
+    static func writeSynced(_ data: Data, to url: URL) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw RecipeError("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                guard n > 0 else { throw RecipeError("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw RecipeError("cannot sync \(url.path): \(String(cString: strerror(errno)))") }
+    }
+
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

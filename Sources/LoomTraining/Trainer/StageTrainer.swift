@@ -1,0 +1,196 @@
+import Foundation
+import LoomAdapters
+import LoomCheckpoint
+import LoomData
+import LoomModels
+import LoomNN
+import LoomTensor
+
+/// Runs one stage: micro-batches → loss (summed, divided by the supervised tokens of the whole
+/// accumulated step, as transformers' num_items_in_batch) → backward → clip → AdamW → schedule;
+/// checkpoints that resume bit-identically; metrics.jsonl; NaN/Inf steps skipped.
+public final class StageTrainer {
+    public let stage: StageRecipe
+    public let model: MultimodalLM
+    public let loader: DataLoader
+    public let evalLoader: DataLoader?
+    public let directory: URL
+    public let recipeText: String
+    public let optimizer: AdamW
+    public private(set) var scheduler: LearningRateScheduler
+    public let totalSteps: Int
+    public private(set) var state = TrainingState()
+    /// Consecutive non-finite losses that stop the run.
+    public var maxConsecutiveNonFinite = 3
+    /// Called after each optimizer step (tests use it to stop a run midway).
+    public var afterStep: ((Int) throws -> Void)?
+
+    public init(stage: StageRecipe, model: MultimodalLM, loader: DataLoader, evalLoader: DataLoader?,
+                directory: URL, recipeText: String) throws {
+        self.stage = stage
+        self.model = model
+        self.loader = loader
+        self.evalLoader = evalLoader
+        self.directory = directory
+        self.recipeText = recipeText
+        let trainable = model.trainableParameters
+        guard !trainable.isEmpty else { throw RecipeError("stage \(stage.name): no parameter is trainable") }
+        optimizer = AdamW(StageTrainer.groups(trainable, stage: stage), beta1: stage.adamBetas[0], beta2: stage.adamBetas[1],
+                          epsilon: stage.adamEpsilon)
+        let perEpoch = max(1, (loader.batchesPerEpoch + stage.gradientAccumulation - 1) / stage.gradientAccumulation)
+        totalSteps = stage.steps ?? perEpoch * (stage.epochs ?? 1)
+        let warmup = LearningRateSchedule.warmupSteps(totalSteps: totalSteps, warmupSteps: stage.warmupSteps ?? 0,
+                                                      warmupRatio: stage.warmupRatio)
+        scheduler = LearningRateScheduler(optimizer: optimizer,
+                                          schedule: LearningRateSchedule(kind: stage.schedule, totalSteps: totalSteps, warmupSteps: warmup))
+    }
+
+    /// Parameter groups: per-pattern learning rates (first match wins), each split into decay and
+    /// no-decay (biases and norms) as LLaVA's trainer does.
+    static func groups(_ trainable: [(key: String, tensor: Tensor)], stage: StageRecipe) -> [ParameterGroup] {
+        var buckets: [(lr: Double, params: [(name: String, parameter: Tensor)])] = stage.learningRateGroups.map { ($0.learningRate, []) }
+        buckets.append((stage.learningRate, []))
+        for (key, tensor) in trainable {
+            let index = stage.learningRateGroups.firstIndex { TrainableSet.glob($0.pattern, key) } ?? buckets.count - 1
+            buckets[index].params.append((key, tensor))
+        }
+        return buckets.filter { !$0.params.isEmpty }.flatMap { bucket in
+            ParameterGroup.splitByWeightDecay(bucket.params, learningRate: bucket.lr, weightDecay: stage.weightDecay)
+        }
+    }
+
+    /// Restores the newest complete checkpoint; returns its step, or nil when there is none.
+    @discardableResult
+    public func resume() throws -> Int? {
+        guard let newest = try Checkpoint.completeCheckpoints(in: directory).last else { return nil }
+        let weights = try SafetensorsFile(path: newest.url.appendingPathComponent(Checkpoint.weightsFile).path)
+        let parameters = Dictionary(model.trainableParameters.map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        let stored = Set(weights.names)
+        guard stored == Set(parameters.keys) else {
+            throw RecipeError("checkpoint \(newest.url.path) holds different trainable weights than stage \(stage.name) trains (missing: \(Set(parameters.keys).subtracting(stored).sorted().prefix(5)), unexpected: \(stored.subtracting(parameters.keys).sorted().prefix(5)))")
+        }
+        for (key, target) in parameters {
+            let value = try weights.tensor(key)
+            guard value.shape == target.shape else { throw RecipeError("checkpoint \(newest.url.path): \(key) is \(value.shape), expected \(target.shape)") }
+            value.withUnsafeBufferPointer { src in target.withUnsafeMutableBufferPointer { dst in _ = dst.update(from: src) } }
+        }
+        let optimizerFile = try SafetensorsFile(path: newest.url.appendingPathComponent(Checkpoint.optimizerFile).path)
+        try optimizer.importState(Dictionary(uniqueKeysWithValues: try optimizerFile.names.map { ($0, try optimizerFile.tensor($0)) }))
+        state = try Checkpoint.readState(newest.url)
+        scheduler = LearningRateScheduler(optimizer: optimizer, schedule: scheduler.schedule, step: state.step)
+        return state.step
+    }
+
+    /// Trains to the end of the stage.
+    public func run() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        model.setTraining(true)
+        defer { model.setTraining(false) }
+        let progress = ProgressReporter(label: stage.name, total: totalSteps, every: stage.logEvery)
+        var stream = loader.batches(from: state.position)
+        var consecutiveNonFinite = 0
+        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
+        while state.step < totalSteps {
+            let started = Date()
+            // Gather this step's micro-batches (an accumulation window may cross an epoch boundary).
+            var micro: [Batch] = []
+            var emptyEpochs = 0
+            while micro.count < stage.gradientAccumulation {
+                if let batch = try stream.nextBatch() {
+                    micro.append(batch)
+                } else {
+                    emptyEpochs = micro.isEmpty ? emptyEpochs + 1 : 0
+                    guard emptyEpochs < 2 else { throw RecipeError("stage \(stage.name): the training data yield no usable batch") }
+                    stream = loader.batches(from: DataPosition(epoch: stream.epoch + 1))
+                }
+            }
+            state.position = DataPosition(epoch: stream.epoch, batch: stream.nextIndex)
+            let tokens = micro.reduce(0) { $0 + $1.supervisedCount }
+            optimizer.zeroGradients()
+            var lossSum = 0.0
+            for batch in micro where batch.supervisedCount > 0 {
+                let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+                let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
+                                          attentionMask: batch.attentionMask, reduction: .sum)
+                lossSum += Double(loss.item)
+                (loss * (1 / Float(max(tokens, 1)))).backward()
+            }
+            let loss = lossSum / Double(max(tokens, 1))
+            let epoch = stream.epoch
+            guard loss.isFinite else {
+                optimizer.zeroGradients()
+                state.skippedSteps += 1
+                consecutiveNonFinite += 1
+                progress.message("warning: step \(state.step + 1) of \(stage.name) has a non-finite loss (\(loss)); skipped")
+                if consecutiveNonFinite >= maxConsecutiveNonFinite {
+                    throw RecipeError("stage \(stage.name): \(consecutiveNonFinite) non-finite losses in a row; stopping (the last good checkpoint is intact in \(directory.path))")
+                }
+                continue
+            }
+            consecutiveNonFinite = 0
+            let parameters = optimizer.parameters
+            let norm = stage.maxGradNorm > 0 ? clipGradientNorm(parameters, maxNorm: stage.maxGradNorm) : 0
+            let learningRate = stage.learningRate * scheduler.schedule.multiplier(step: state.step)
+            optimizer.step()
+            scheduler.step()
+            state.step += 1
+            let seconds = Date().timeIntervalSince(started)
+            let metrics = StepMetrics(step: state.step, epoch: epoch, loss: loss, learningRate: learningRate,
+                                      gradientNorm: norm, tokens: micro.reduce(0) { $0 + $1.attentionMask.filter { $0 }.count }, seconds: seconds)
+            state.metrics.append(metrics)
+            try appendLine(metrics, to: metricsURL)
+            progress.update(step: state.step, loss: loss, learningRate: learningRate, tokensPerSecond: Double(metrics.tokens) / max(seconds, 1e-9))
+            if stage.evalEvery > 0 && state.step % stage.evalEvery == 0, let evalLoader {
+                let evalLoss = try evaluate(evalLoader)
+                state.evaluations.append(EvalMetrics(step: state.step, loss: evalLoss))
+                try appendLine(state.evaluations.last!, to: metricsURL)
+            }
+            if stage.saveEvery > 0 && state.step % stage.saveEvery == 0 && state.step < totalSteps { try saveCheckpoint() }
+            try afterStep?(state.step)
+        }
+        if let evalLoader, state.evaluations.last?.step != state.step {
+            state.evaluations.append(EvalMetrics(step: state.step, loss: try evaluate(evalLoader)))
+            try appendLine(state.evaluations.last!, to: metricsURL)
+        }
+        try saveCheckpoint()
+        if let summary = loader.skipLog.summary { progress.message(summary) }
+    }
+
+    /// Mean next-token loss over every supervised token of `loader`'s first epoch, with no tape.
+    public func evaluate(_ loader: DataLoader) throws -> Double {
+        let wasTraining = model.isTraining
+        model.setTraining(false)
+        defer { model.setTraining(wasTraining) }
+        var total = 0.0, tokens = 0
+        let stream = loader.batches(from: DataPosition())
+        try withoutGradients {
+            while let batch = try stream.nextBatch() {
+                let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+                let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
+                                          attentionMask: batch.attentionMask, reduction: .sum)
+                total += Double(loss.item)
+                tokens += batch.supervisedCount
+            }
+        }
+        return total / Double(max(tokens, 1))
+    }
+
+    public func saveCheckpoint() throws {
+        try Checkpoint.write(to: directory, step: state.step, weights: model.trainableParameters.map { ($0.key, $0.tensor) },
+                             optimizer: optimizer.exportState(), state: state, recipeText: recipeText, keepLast: stage.keepLast)
+    }
+
+    func appendLine<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = try encoder.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        if let handle = try? FileHandle(forWritingTo: url) {
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+        } else {
+            try data.write(to: url)
+        }
+    }
+}
