@@ -1,1 +1,0 @@
-/// Image decoding and CLIP preprocessing (in progress).
