@@ -1,1 +1,0 @@
-/// Tokenization from Hugging Face tokenizer.json files (in progress).
