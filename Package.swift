@@ -36,7 +36,7 @@ let package = Package(
                 swiftSettings: fast),
         .target(name: "LoomTraining",
                 dependencies: ["LoomTensor", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
-                               "LoomTokenizer", "LoomImages", "LoomAudio", .product(name: "Yams", package: "Yams")],
+                               "LoomTokenizer", "LoomImages", "LoomAudio", "CPNG", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
         // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
         .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
@@ -62,7 +62,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomImagesTests", dependencies: ["LoomImages"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "LoomAudioTests", dependencies: ["LoomAudio"],
+        .testTarget(name: "LoomAudioTests", dependencies: ["LoomAudio", "LoomCheckpoint"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -1,4 +1,5 @@
 import Foundation
+import LoomCheckpoint
 import XCTest
 
 /// Fixtures written by tools/fixtures/make_audio_fixtures.py (soundfile, librosa, transformers).
@@ -30,40 +31,17 @@ enum Fixture {
     ]
 }
 
-/// A minimal safetensors reader for the F32 tensors of the fixtures (the test target cannot depend on
-/// LoomCheckpoint without a Package.swift change).
+/// The fixtures' expected tensors (all F32), read with Loom's own safetensors reader.
 struct Expectations {
-    let tensors: [String: (shape: [Int], values: [Float])]
-    let metadata: [String: String]
+    let file: SafetensorsFile
 
-    init(url: URL) throws {
-        let data = try Data(contentsOf: url)
-        let headerLength = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
-        var tensors: [String: (shape: [Int], values: [Float])] = [:]
-        var metadata: [String: String] = [:]
-        for (key, value) in header {
-            let entry = value as! [String: Any]
-            if key == "__metadata__" {
-                metadata = entry.compactMapValues { $0 as? String }
-                continue
-            }
-            precondition(entry["dtype"] as! String == "F32", "\(key) is not F32")
-            let shape = (entry["shape"] as! [NSNumber]).map(\.intValue)
-            let offsets = (entry["data_offsets"] as! [NSNumber]).map(\.intValue)
-            let bytes = data.subdata(in: (8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1]))
-            let values = bytes.withUnsafeBytes { raw in
-                (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            }
-            tensors[key] = (shape, values)
-        }
-        self.tensors = tensors
-        self.metadata = metadata
-    }
+    init(url: URL) throws { file = try SafetensorsFile(path: url.path) }
+
+    var metadata: [String: String] { file.metadata }
 
     subscript(_ key: String) -> (shape: [Int], values: [Float]) {
-        guard let tensor = tensors[key] else { fatalError("fixture tensor \(key) is missing") }
-        return tensor
+        guard let tensor = try? file.tensor(key) else { fatalError("fixture tensor \(key) is missing") }
+        return (tensor.shape, tensor.scalars)
     }
 }
 

@@ -15,6 +15,8 @@ public struct TrainingState: Codable, Equatable {
     public var metrics: [StepMetrics]
     /// Evaluation results so far.
     public var evaluations: [EvalMetrics]
+    /// Dropout generators of the LoRA layers, by layer key (their position decides future masks).
+    public var generators: [String: RandomGenerator]
 
     public init() {
         step = 0
@@ -22,6 +24,7 @@ public struct TrainingState: Codable, Equatable {
         skippedSteps = 0
         metrics = []
         evaluations = []
+        generators = [:]
     }
 }
 

@@ -77,7 +77,17 @@ public final class StageTrainer {
         let optimizerFile = try SafetensorsFile(path: newest.url.appendingPathComponent(Checkpoint.optimizerFile).path)
         try optimizer.importState(Dictionary(uniqueKeysWithValues: try optimizerFile.names.map { ($0, try optimizerFile.tensor($0)) }))
         state = try Checkpoint.readState(newest.url)
+        for (key, linear) in LoRA.adaptedLayers(of: model) {
+            if let generator = state.generators[key] { linear.loraDropoutGenerator = generator }
+        }
         scheduler = LearningRateScheduler(optimizer: optimizer, schedule: scheduler.schedule, step: state.step)
+        // Lines logged after the checkpoint belong to the lost work: the log restarts from its state.
+        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
+        try? FileManager.default.removeItem(at: metricsURL)
+        for metrics in state.metrics {
+            try appendLine(metrics, to: metricsURL)
+            for evaluation in state.evaluations where evaluation.step == metrics.step { try appendLine(evaluation, to: metricsURL) }
+        }
         return state.step
     }
 
@@ -176,6 +186,8 @@ public final class StageTrainer {
     }
 
     public func saveCheckpoint() throws {
+        state.generators = Dictionary(LoRA.adaptedLayers(of: model).map { ($0.key, $0.linear.loraDropoutGenerator) },
+                                      uniquingKeysWith: { a, _ in a })
         try Checkpoint.write(to: directory, step: state.step, weights: model.trainableParameters.map { ($0.key, $0.tensor) },
                              optimizer: optimizer.exportState(), state: state, recipeText: recipeText, keepLast: stage.keepLast)
     }

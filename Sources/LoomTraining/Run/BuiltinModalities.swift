@@ -1,0 +1,47 @@
+import Foundation
+import LoomAudio
+import LoomData
+import LoomImages
+import LoomModels
+import LoomTensor
+
+/// Loom's own modalities, registered like any user's:
+/// - image: a CLIP vision folder; options `feature_layer` (−2), `keep_cls` (false), `pad_square` (true,
+///   LLaVA-1.5's image_aspect_ratio "pad");
+/// - audio: a Whisper folder; the encoder's frame count decides the feature length.
+public enum BuiltinModalities {
+    public static func register() {
+        ModalityRegistry.register(ModalityKind(
+            name: "image", placeholder: Placeholder.image.text,
+            makeProcessor: { folder, options in
+                let processor = try CLIPImageProcessor(preprocessorConfig: URL(fileURLWithPath: folder).appendingPathComponent("preprocessor_config.json"))
+                let pad = try bool(options["pad_square"], "pad_square", default: true)
+                return { file in try processor.process(path: file, padToSquare: pad) }
+            },
+            loadEncoder: { folder, options in
+                let tower = try CLIPVisionModel.load(directory: folder)
+                return CLIPImageEncoder(tower: tower, layer: try int(options["feature_layer"], "feature_layer", default: -2),
+                                        keepsCLS: try bool(options["keep_cls"], "keep_cls", default: false))
+            }))
+        ModalityRegistry.register(ModalityKind(
+            name: "audio", placeholder: Placeholder.audio.text,
+            makeProcessor: { folder, _ in
+                let extractor = try WhisperFeatureExtractor(preprocessorConfig: URL(fileURLWithPath: folder).appendingPathComponent("preprocessor_config.json"))
+                let config = try WhisperConfig.decode(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json"))
+                return { file in try extractor.features(path: file, frames: config.inputFrames) }
+            },
+            loadEncoder: { folder, _ in WhisperAudioEncoder(encoder: try WhisperEncoder.load(directory: folder)) }))
+    }
+
+    static func bool(_ text: String?, _ name: String, default fallback: Bool) throws -> Bool {
+        guard let text else { return fallback }
+        guard let value = Bool(text) else { throw RecipeError("option \(name) must be true or false, got \"\(text)\"") }
+        return value
+    }
+
+    static func int(_ text: String?, _ name: String, default fallback: Int) throws -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text) else { throw RecipeError("option \(name) must be an integer, got \"\(text)\"") }
+        return value
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import LoomAdapters
+import LoomCheckpoint
+import LoomData
+import LoomModels
+import LoomNN
+import LoomTensor
+import LoomTokenizer
+
+/// A recipe being run: the model assembled from its folders, then each stage in order, each
+/// starting from the previous stage's result. Layout of the run folder:
+/// `RUN_DIR/<stage>/checkpoint-N/`, `RUN_DIR/<stage>/metrics.jsonl`, `RUN_DIR/<stage>/final/`.
+public final class TrainingRun {
+    public let recipe: Recipe
+    public let directory: URL
+    public let recipeText: String
+    public let model: MultimodalLM
+    public let tokenizer: Tokenizer
+    /// Media loaders per modality (file → model input).
+    public let processors: [String: DataLoader.MediaLoader]
+    public var log: (String) -> Void = { print($0) }
+    /// Called after each optimizer step with (stage, step); tests use it to interrupt a run.
+    public var afterStep: ((String, Int) throws -> Void)?
+
+    public init(recipe: Recipe, directory: URL) throws {
+        BuiltinModalities.register()
+        self.recipe = recipe
+        self.directory = directory
+        recipeText = (try? String(contentsOfFile: recipe.source, encoding: .utf8)) ?? ""
+        let lm = try LlamaForCausalLM.load(directory: recipe.languageModel)
+        tokenizer = try Tokenizer(directory: URL(fileURLWithPath: recipe.tokenizer ?? recipe.languageModel))
+        var bindings: [ModalityBinding] = []
+        var processors: [String: DataLoader.MediaLoader] = [:]
+        var rng = RandomGenerator(seed: recipe.stages[0].seed)
+        for name in recipe.modalities.keys.sorted() {
+            let spec = recipe.modalities[name]!
+            let kind = try ModalityRegistry.kind(name)
+            let encoder = try kind.loadEncoder(spec.encoder, spec.options)
+            let connector = try ConnectorRegistry.make(spec.connector, options: spec.connectorOptions,
+                                                       inputDim: encoder.featureDimension, outputDim: lm.config.hiddenSize)
+            connector.initializeParameters(std: 0.02, generator: &rng)
+            bindings.append(ModalityBinding(name: name, placeholder: kind.placeholder, encoder: encoder, connector: connector))
+            let process = try kind.makeProcessor(spec.encoder, spec.options)
+            processors[name] = { file in try process(file) }
+        }
+        self.processors = processors
+        model = MultimodalLM(languageModel: lm, modalities: bindings)
+        model.freeze()
+    }
+
+    /// Placeholders of the model's modalities, with LLaVA's −200 for images.
+    public var placeholders: [Placeholder] {
+        model.modalities.enumerated().map { index, binding in
+            let marker = binding.name == "image" ? -200 : binding.name == "audio" ? -201 : -210 - index
+            return Placeholder(modality: binding.name, text: binding.placeholder, marker: marker)
+        }
+    }
+
+    public func stageDirectory(_ stage: StageRecipe) -> URL { directory.appendingPathComponent(stage.name) }
+
+    /// Runs every stage (or only `onlyStage`), resuming from checkpoints when `resume`.
+    public func train(onlyStage: String? = nil, resume: Bool = false) throws {
+        if let onlyStage, !recipe.stages.contains(where: { $0.name == onlyStage }) {
+            throw RecipeError("\(recipe.source): no stage named \"\(onlyStage)\" (stages: \(recipe.stages.map(\.name).joined(separator: ", ")))")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (index, stage) in recipe.stages.enumerated() where onlyStage == nil || stage.name == onlyStage {
+            if FileManager.default.fileExists(atPath: finalDirectory(stage).path), resume {
+                log("stage \(stage.name): already finished (\(finalDirectory(stage).path))")
+                try loadTrainableWeights(from: finalDirectory(stage))
+                continue
+            }
+            try startingWeights(for: stage, index: index)
+            try runStage(stage)
+        }
+    }
+
+    func finalDirectory(_ stage: StageRecipe) -> URL { stageDirectory(stage).appendingPathComponent("final") }
+
+    /// The previous stage's result (or `init_from`) loaded into the model.
+    func startingWeights(for stage: StageRecipe, index: Int) throws {
+        if let source = stage.initFrom {
+            var url = URL(fileURLWithPath: source)
+            if !source.hasSuffix(".safetensors") { url = url.appendingPathComponent("final") }
+            try loadTrainableWeights(from: url)
+        } else if index > 0 {
+            let previous = finalDirectory(recipe.stages[index - 1])
+            guard FileManager.default.fileExists(atPath: previous.path) else {
+                throw RecipeError("stage \(stage.name) starts from stage \(recipe.stages[index - 1].name), which has not finished: run it first (no \(previous.path))")
+            }
+            try loadTrainableWeights(from: previous)
+        }
+    }
+
+    /// Loads a stage result (`final/` folder or a trainable.safetensors) by Loom key.
+    public func loadTrainableWeights(from location: URL) throws {
+        let file = location.pathExtension == "safetensors" ? location : location.appendingPathComponent(Checkpoint.weightsFile)
+        let weights = try SafetensorsFile(path: file.path)
+        // A LoRA stage's result needs its adapter layers before its weights can load.
+        let adapter = file.deletingLastPathComponent().appendingPathComponent("adapter")
+        if weights.names.contains(where: { $0.contains(".lora_") }), LoRA.adaptedLayers(of: model.languageModel).isEmpty,
+           FileManager.default.fileExists(atPath: adapter.path) {
+            try LoRA.loadAdapter(from: adapter.path, into: model.languageModel)
+        }
+        let parameters = Dictionary(model.namedParameters().map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        let unknown = weights.names.filter { parameters[$0] == nil }
+        guard unknown.isEmpty else {
+            throw RecipeError("\(file.path) holds weights this model does not have: \(unknown.prefix(5).joined(separator: ", "))")
+        }
+        for name in weights.names {
+            let value = try weights.tensor(name), target = parameters[name]!
+            guard value.shape == target.shape else { throw RecipeError("\(file.path): \(name) is \(value.shape), the model has \(target.shape)") }
+            value.withUnsafeBufferPointer { src in target.withUnsafeMutableBufferPointer { dst in _ = dst.update(from: src) } }
+        }
+        log("loaded \(weights.names.count) weights from \(file.path)")
+    }
+
+    func runStage(_ stage: StageRecipe) throws {
+        var patterns = stage.trainable
+        var loraConfig: LoRAConfig?
+        if let lora = stage.lora {
+            let config = LoRAConfig(r: lora.rank, loraAlpha: lora.alpha, loraDropout: lora.dropout,
+                                    targetModules: .names(lora.targetModules), baseModelNameOrPath: recipe.languageModel)
+            if LoRA.adaptedLayers(of: model.languageModel).isEmpty {
+                var rng = RandomGenerator(seed: stage.seed &+ 0x10AA)
+                let layers = try LoRA.apply(to: model.languageModel, config: config, generator: &rng)
+                for (index, (_, linear)) in LoRA.adaptedLayers(of: model.languageModel).enumerated() {
+                    linear.loraDropoutGenerator = RandomGenerator(seed: stage.seed &+ UInt64(index) &* 7919)
+                }
+                log("stage \(stage.name): LoRA r=\(lora.rank) alpha=\(lora.alpha) on \(layers.count) layers")
+            }
+            loraConfig = config
+            patterns.append("*.lora_*")
+        }
+        let summary = try TrainableSet(patterns).apply(to: model)
+        log("stage \(stage.name): \(summary.trainable) trainable / \(summary.frozen) frozen parameters\n\(summary)")
+        let frozenBefore = FrozenChecksums(model)
+        let data = recipe.data.merged(with: stage.data)
+        let loader = try makeLoader(stage, files: data.train, data: data, what: "train")!
+        let evalLoader = try data.eval.flatMap { try makeLoader(stage, files: $0, data: data, what: "eval") }
+        let trainer = try StageTrainer(stage: stage, model: model, loader: loader, evalLoader: evalLoader,
+                                       directory: stageDirectory(stage), recipeText: recipeText)
+        trainer.afterStep = { [weak self] step in try self?.afterStep?(stage.name, step) }
+        if try trainer.resume() != nil { log("stage \(stage.name): resumed at step \(trainer.state.step)") }
+        try trainer.run()
+        let frozenAfter = FrozenChecksums(model)
+        try StageResult.write(trainer: trainer, model: model, summary: summary, frozenBefore: frozenBefore,
+                              frozenAfter: frozenAfter, loraConfig: loraConfig, languageModelSource: recipe.languageModel,
+                              tokenizerSource: recipe.tokenizer ?? recipe.languageModel, to: finalDirectory(stage))
+        log("stage \(stage.name): done, \(trainer.state.step) steps, final loss \(trainer.state.metrics.last.map { String(format: "%.4f", $0.loss) } ?? "-"); results in \(finalDirectory(stage).path)")
+        guard frozenBefore == frozenAfter else {
+            throw RecipeError("stage \(stage.name): frozen weights changed during training: \(frozenBefore.differences(frozenAfter).prefix(5))")
+        }
+    }
+
+    func makeLoader(_ stage: StageRecipe, files: [String]?, data: DataRecipe, what: String) throws -> DataLoader? {
+        guard let files, !files.isEmpty else {
+            if what == "train" { throw RecipeError("stage \(stage.name): no training data (data.train)") }
+            return nil
+        }
+        let strict = data.strict ?? false
+        let skipLog = SkipLog()
+        let conversations = ConversationTokenizer(template: stage.template, tokenizer: tokenizer, placeholders: placeholders,
+                                                  legacy: tokenizer.isLegacy, padTokenId: tokenizer.padTokenId)
+        var tokenized: [TokenizedSample] = []
+        for file in files {
+            let (samples, failures) = try DatasetFile.read(file, modalities: model.modalities.map(\.name))
+            for failure in failures {
+                if strict { throw failure }
+                skipLog.record("unreadable sample", failure.description)
+            }
+            let root = URL(fileURLWithPath: data.mediaRoot ?? URL(fileURLWithPath: file).deletingLastPathComponent().path)
+            for var sample in samples {
+                sample.media = sample.media.mapValues { $0.map { $0.hasPrefix("/") ? $0 : root.appendingPathComponent($0).path } }
+                do {
+                    tokenized.append(try conversations.tokenize(sample))
+                } catch let error as SampleError {
+                    if strict { throw error }
+                    skipLog.record(error)
+                }
+            }
+        }
+        var tokensPerItem: [String: Int] = [:]
+        for binding in model.modalities {
+            // The shape of one processed item decides how many slots a placeholder takes.
+            guard let first = tokenized.lazy.compactMap({ $0.media[binding.name]?.first }).first else { continue }
+            let input = try processors[binding.name]!(first)
+            tokensPerItem[binding.name] = binding.tokenCount(inputShape: input.shape)
+        }
+        let collator = Collator(tokensPerItem: tokensPerItem, placeholders: placeholders, maxLength: data.maxLength ?? 2048,
+                                padTokenId: tokenizer.padTokenId ?? 0)
+        let loader = try DataLoader(samples: tokenized, collator: collator, mediaLoaders: processors,
+                                    options: .init(batchSize: stage.batchSize, seed: stage.seed,
+                                                   groupByModalityLength: data.groupByModalityLength ?? true, strict: strict),
+                                    skipLog: skipLog)
+        guard loader.sampleCount > 0 else {
+            throw RecipeError("stage \(stage.name): no usable \(what) sample in \(files.joined(separator: ", ")) (\(skipLog.summary ?? "none read"))")
+        }
+        log("stage \(stage.name): \(loader.sampleCount) \(what) samples\(skipLog.summary.map { " (\($0))" } ?? "")")
+        return loader
+    }
+}
+
+/// A checksum per frozen parameter (FNV-1a over its bytes), to prove frozen weights stayed frozen.
+public struct FrozenChecksums: Equatable {
+    public var values: [String: UInt64]
+
+    public init(_ module: Module) {
+        var values: [String: UInt64] = [:]
+        for (key, tensor) in module.namedParameters() where !tensor.requiresGradient {
+            values[key] = tensor.withUnsafeBufferPointer { buffer in
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                UnsafeRawBufferPointer(buffer).forEach { hash = (hash ^ UInt64($0)) &* 0x100_0000_01b3 }
+                return hash
+            }
+        }
+        self.values = values
+    }
+
+    public func differences(_ other: FrozenChecksums) -> [String] {
+        values.keys.filter { values[$0] != other.values[$0] }.sorted()
+    }
+
+    /// One checksum over all of them (order-independent by sorting keys).
+    public var combined: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for key in values.keys.sorted() {
+            for byte in withUnsafeBytes(of: values[key]!, Array.init) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        return String(hash, radix: 16)
+    }
+}
