@@ -72,4 +72,63 @@ final class SmokeRunTests: XCTestCase {
         // metrics.jsonl is rewritten from the checkpoint on resume: the logged losses match too.
         XCTAssertEqual(try losses(full.appendingPathComponent("align")), try losses(broken.appendingPathComponent("align")))
     }
+
+    /// The `loom` binary next to the test bundle (tools/test.sh builds it before the tests).
+    static var loomBinary: String? {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("loom").path
+        let candidates = [beside, root.appendingPathComponent(".build/debug/loom").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func loom(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.loomBinary, "build the loom binary first: swift build --product loom"))
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// SIGKILL a real `loom train` process mid-stage (at random moments after its first checkpoints),
+    /// resume it with --resume, and compare with a run that was never interrupted.
+    func testSIGKILLThenResumeGivesBitIdenticalWeights() throws {
+        let arguments = ["train", Self.recipe, "--stage", "align", "--set", "stages.0.epochs=3", "--set", "stages.0.save_every=1",
+                         "--set", "stages.0.keep_last=2", "--threads", "1"]
+        let reference = temporaryRun(), killed = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: reference); try? FileManager.default.removeItem(at: killed) }
+        let uninterrupted = try loom(arguments + ["--output", reference.path])
+        uninterrupted.waitUntilExit()
+        XCTAssertEqual(uninterrupted.terminationStatus, 0)
+
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for attempt in 0..<4 {
+            let process = try loom(arguments + ["--output", killed.path] + (attempt > 0 ? ["--resume"] : []))
+            // Let it write at least one more checkpoint, then kill it at a random moment.
+            let start = Date()
+            let stageDirectory = killed.appendingPathComponent("align")
+            let before = (try? Checkpoint.completeCheckpoints(in: stageDirectory).last?.step) ?? 0
+            while process.isRunning, Date().timeIntervalSince(start) < 30,
+                  ((try? Checkpoint.completeCheckpoints(in: stageDirectory).last?.step) ?? 0) <= before {
+                usleep(5_000)
+            }
+            usleep(UInt32.random(in: 0...150_000, using: &generator))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+        }
+        let resumed = try loom(arguments + ["--output", killed.path, "--resume"])
+        resumed.waitUntilExit()
+        XCTAssertEqual(resumed.terminationStatus, 0)
+        XCTAssertGreaterThan(kills, 0, "no process was killed mid-run")
+
+        let a = try SafetensorsFile(path: reference.appendingPathComponent("align/final/trainable.safetensors").path)
+        let b = try SafetensorsFile(path: killed.appendingPathComponent("align/final/trainable.safetensors").path)
+        XCTAssertEqual(a.names, b.names)
+        for name in a.names { XCTAssertEqual(try a.tensor(name).scalars, try b.tensor(name).scalars, name) }
+        XCTAssertEqual(try losses(reference.appendingPathComponent("align")), try losses(killed.appendingPathComponent("align")))
+    }
 }

@@ -27,7 +27,7 @@ enum LossPlot {
         canvas.line(plot.x0, plot.y1, plot.x1, plot.y1, color: (0, 0, 0))
         canvas.line(plot.x0, plot.y0, plot.x0, plot.y1, color: (0, 0, 0))
         canvas.text(String(Int(xMin)), x: plot.x0, y: plot.y1 + 8, color: (60, 60, 60))
-        canvas.text(String(Int(xMax)), x: plot.x1 - 6 * String(Int(xMax)).count * 2, y: plot.y1 + 8, color: (60, 60, 60))
+        canvas.text(String(Int(xMax)), x: plot.x1 - 8 * String(Int(xMax)).count, y: plot.y1 + 8, color: (60, 60, 60))
         canvas.text(title.uppercased(), x: plot.x0, y: 10, color: (0, 0, 0))
         canvas.text("STEP", x: (plot.x0 + plot.x1) / 2 - 16, y: plot.y1 + 20, color: (60, 60, 60))
         // Train: blue line; eval: red squares.

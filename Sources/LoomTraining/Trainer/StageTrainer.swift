@@ -62,6 +62,10 @@ public final class StageTrainer {
     /// Restores the newest complete checkpoint; returns its step, or nil when there is none.
     @discardableResult
     public func resume() throws -> Int? {
+        // Folders a killed process was still writing are never read; clear them away.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(".") && name.contains(".partial-") {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
         guard let newest = try Checkpoint.completeCheckpoints(in: directory).last else { return nil }
         let weights = try SafetensorsFile(path: newest.url.appendingPathComponent(Checkpoint.weightsFile).path)
         let parameters = Dictionary(model.trainableParameters.map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
