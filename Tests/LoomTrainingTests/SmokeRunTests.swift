@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoomCheckpoint
+import LoomModels
 import LoomTensor
 @testable import LoomTraining
 
@@ -45,6 +46,34 @@ final class SmokeRunTests: XCTestCase {
         for file in ["config.json", "model.safetensors", "tokenizer.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: lm.appendingPathComponent(file).path), "no \(file)")
         }
+    }
+
+    /// loom export: the folder loads as LlavaForConditionalGeneration (Loom's loader reads every layout
+    /// transformers does) and gives the trained model's logits. tools/check_llava_export.py checks
+    /// the same folder in transformers itself.
+    func testExportedLlavaFolderReproducesTheTrainedModel() throws {
+        let directory = temporaryRun(), export = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: directory); try? FileManager.default.removeItem(at: export) }
+        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=null", "stages.0.steps=3", "stages.1.epochs=null", "stages.1.steps=2"]), directory: directory)
+        run.log = { _ in }
+        try run.train()
+        let fresh = try TrainingRun(recipe: try Recipe.load(run: directory), directory: directory)
+        fresh.log = { _ in }
+        XCTAssertEqual(try fresh.loadFinishedStages()?.name, "instruct")
+        try LlavaExport.write(run: fresh, to: export)
+        let llava = try LlavaForConditionalGeneration.load(directory: export.path)
+
+        var rng = RandomGenerator(seed: 3)
+        let pixels = Tensor.randomNormal([1, 3, 32, 32], generator: &rng)
+        let imageId = try XCTUnwrap(fresh.tokenizer.tokenToId("<image>"))
+        let ids = [1, 40, 41] + [Int](repeating: imageId, count: 16) + [50, 51, 52]
+        let expected = try withoutGradients {
+            try fresh.model.logits(inputIds: IntTensor(shape: [1, ids.count], scalars: ids.map { $0 == imageId ? 0 : $0 }),
+                                   media: [("image", pixels, Array(3..<19))], attentionMask: nil)
+        }
+        let actual = try withoutGradients { try llava.logits(inputIds: IntTensor(shape: [1, ids.count], scalars: ids), pixelValues: pixels) }
+        let diff = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(diff, 1e-4)
     }
 
     struct Interrupted: Error {}

@@ -16,6 +16,8 @@ public struct Recipe: Decodable {
     public var stages: [StageRecipe]
     /// Where the recipe came from (for messages and relative paths).
     public internal(set) var source: String = ""
+    /// The `--set` overrides applied when it was loaded.
+    public internal(set) var overrides: [String] = []
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case languageModel = "language_model", tokenizer, modalities, data, stages
@@ -45,7 +47,8 @@ public struct Recipe: Decodable {
             var node = try Yams.compose(yaml: text) ?? Node.mapping([:])
             for override in overrides { node = try apply(override, to: node) }
             var recipe = try YAMLDecoder().decode(Recipe.self, from: try Yams.serialize(node: node))
-            recipe.source = path
+            recipe.source = URL(fileURLWithPath: path).standardizedFileURL.path
+            recipe.overrides = overrides
             recipe.resolvePaths(relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent())
             return recipe
         } catch let error as RecipeError {
@@ -91,6 +94,17 @@ public struct Recipe: Decodable {
             return .mapping(mapping)
         }
         return try set(node, keys[...])
+    }
+
+    /// The recipe a run folder was trained with (`RUN_DIR/run.json` names the file and overrides).
+    public static func load(run directory: URL) throws -> Recipe {
+        struct RunFile: Decodable { var recipe: String; var overrides: [String] }
+        let url = directory.appendingPathComponent("run.json")
+        guard let data = try? Data(contentsOf: url) else {
+            throw RecipeError("\(directory.path) is not a Loom run folder (no run.json; train one with loom train RECIPE --output \(directory.path))")
+        }
+        let run = try JSONDecoder().decode(RunFile.self, from: data)
+        return try load(run.recipe, overrides: run.overrides)
     }
 
     mutating func resolvePaths(relativeTo base: URL) {

@@ -58,12 +58,28 @@ public final class TrainingRun {
 
     public func stageDirectory(_ stage: StageRecipe) -> URL { directory.appendingPathComponent(stage.name) }
 
+    /// The model as the run left it: each finished stage's result loaded in order (LoRA adapters
+    /// attached). Returns the last finished stage, or nil when none has finished.
+    @discardableResult
+    public func loadFinishedStages() throws -> StageRecipe? {
+        var last: StageRecipe?
+        for stage in recipe.stages where FileManager.default.fileExists(atPath: finalDirectory(stage).path) {
+            try loadTrainableWeights(from: finalDirectory(stage))
+            last = stage
+        }
+        return last
+    }
+
     /// Runs every stage (or only `onlyStage`), resuming from checkpoints when `resume`.
     public func train(onlyStage: String? = nil, resume: Bool = false) throws {
         if let onlyStage, !recipe.stages.contains(where: { $0.name == onlyStage }) {
             throw RecipeError("\(recipe.source): no stage named \"\(onlyStage)\" (stages: \(recipe.stages.map(\.name).joined(separator: ", ")))")
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(["recipe": AnyEncodable(recipe.source), "overrides": AnyEncodable(recipe.overrides)])
+            .write(to: directory.appendingPathComponent("run.json"), options: .atomic)
         for (index, stage) in recipe.stages.enumerated() where onlyStage == nil || stage.name == onlyStage {
             if FileManager.default.fileExists(atPath: finalDirectory(stage).path), resume {
                 log("stage \(stage.name): already finished (\(finalDirectory(stage).path))")
@@ -199,6 +215,13 @@ public final class TrainingRun {
         log("stage \(stage.name): \(loader.sampleCount) \(what) samples\(skipLog.summary.map { " (\($0))" } ?? "")")
         return loader
     }
+}
+
+/// Lets a dictionary hold values of different Encodable types.
+struct AnyEncodable: Encodable {
+    let encode: (Encoder) throws -> Void
+    init<T: Encodable>(_ value: T) { encode = value.encode }
+    func encode(to encoder: Encoder) throws { try encode(encoder) }
 }
 
 /// A checksum per frozen parameter (FNV-1a over its bytes), to prove frozen weights stayed frozen.
