@@ -110,6 +110,37 @@ public struct ConversationTokenizer {
 
     func encode(_ text: String) -> [Int] { tokenizer.encodeWithPlaceholders(text, placeholders: placeholders) }
 
+    // MARK: Prompts for generation
+
+    /// The ids (placeholders as markers) that ask the model for the next assistant reply after
+    /// `turns` (which end with a user turn): vicuna "… USER: q ASSISTANT:", chatml
+    /// "…<|im_start|>assistant\n", plain just the placeholders of the user turn (the caption follows).
+    public func generationPrompt(_ turns: [Conversation.Turn], systemPrompt override: String? = nil) throws -> [Int] {
+        guard let last = turns.last, last.role == .user else {
+            throw SampleError(.template, sample: "prompt", "a generation prompt must end with a user turn")
+        }
+        switch template {
+        case .plain:
+            return encode(placeholderSequence(in: last.value))
+        case .vicunaV1:
+            var prompt = (override ?? systemPrompt ?? ChatTemplate.vicunaSystem) + " "
+            for turn in turns where turn.role != .system {
+                prompt += turn.role == .user ? "USER: " + movingPlaceholderFirst(turn.value) + " " : "ASSISTANT: " + turn.value + "</s>"
+            }
+            return encode(prompt + "ASSISTANT:")
+        case .chatml:
+            var ids = Array(tokenizer.encode("", addSpecialTokens: true).prefix(1))
+            let system = override ?? systemPrompt ?? ChatTemplate.chatmlSystem
+            ids += tokenizer.encodeWithPlaceholders("<|im_start|>system\n" + system + "<|im_end|>\n", placeholders: placeholders, addSpecialTokens: false)
+            for turn in turns where turn.role != .system {
+                let role = turn.role == .user ? "user" : "assistant"
+                let value = turn.role == .user ? movingPlaceholderFirst(turn.value) : turn.value
+                ids += tokenizer.encodeWithPlaceholders("<|im_start|>\(role)\n" + value + "<|im_end|>\n", placeholders: placeholders, addSpecialTokens: false)
+            }
+            return ids + tokenizer.encodeWithPlaceholders("<|im_start|>assistant\n", placeholders: placeholders, addSpecialTokens: false)
+        }
+    }
+
     // MARK: plain
 
     func plain(_ conversation: Conversation, _ allTurns: [Conversation.Turn]) throws -> TokenizedSample {
