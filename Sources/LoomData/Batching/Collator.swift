@@ -26,7 +26,9 @@ public struct Collator {
         public var wasTruncated: Bool
     }
 
-    public func expand(_ sample: TokenizedSample) throws -> Expanded {
+    /// `requireSupervision` (training) rejects a sample left with no supervised token; prompts for
+    /// generation have none.
+    public func expand(_ sample: TokenizedSample, requireSupervision: Bool = true) throws -> Expanded {
         var ids: [Int] = [], labels: [Int] = []
         var items: [(modality: String, file: String, start: Int)] = []
         var nextFile: [String: Int] = [:]
@@ -53,7 +55,7 @@ public struct Collator {
             ids += [Int](repeating: padTokenId, count: count)
             labels += [Int](repeating: TokenizedSample.ignoreIndex, count: count)
         }
-        if !labels.contains(where: { $0 != TokenizedSample.ignoreIndex }) {
+        if requireSupervision && !labels.contains(where: { $0 != TokenizedSample.ignoreIndex }) {
             throw SampleError(.noSupervisedTokens, sample: sample.id, "nothing supervised is left within max length \(maxLength)")
         }
         return Expanded(ids: ids, labels: labels, items: items, wasTruncated: truncated)

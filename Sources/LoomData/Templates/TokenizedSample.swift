@@ -10,6 +10,14 @@ public struct TokenizedSample: Equatable, Sendable {
 
     public static let ignoreIndex = -100
 
+    public init(id: String, ids: [Int], labels: [Int], media: [String: [String]]) {
+        precondition(ids.count == labels.count, "\(ids.count) ids with \(labels.count) labels")
+        self.id = id
+        self.ids = ids
+        self.labels = labels
+        self.media = media
+    }
+
     public var supervisedCount: Int { labels.filter { $0 != TokenizedSample.ignoreIndex }.count }
 }
 

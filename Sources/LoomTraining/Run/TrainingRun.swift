@@ -61,11 +61,15 @@ public final class TrainingRun {
     /// The model as the run left it: each finished stage's result loaded in order (LoRA adapters
     /// attached). Returns the last finished stage, or nil when none has finished.
     @discardableResult
-    public func loadFinishedStages() throws -> StageRecipe? {
+    /// With `upTo`, stops after that stage.
+    public func loadFinishedStages(upTo name: String? = nil) throws -> StageRecipe? {
         var last: StageRecipe?
-        for stage in recipe.stages where FileManager.default.fileExists(atPath: finalDirectory(stage).path) {
-            try loadTrainableWeights(from: finalDirectory(stage))
-            last = stage
+        for stage in recipe.stages {
+            if FileManager.default.fileExists(atPath: finalDirectory(stage).path) {
+                try loadTrainableWeights(from: finalDirectory(stage))
+                last = stage
+            }
+            if stage.name == name { break }
         }
         return last
     }
@@ -169,7 +173,27 @@ public final class TrainingRun {
         }
     }
 
-    func makeLoader(_ stage: StageRecipe, files: [String]?, data: DataRecipe, what: String) throws -> DataLoader? {
+    /// The samples of `files` with media paths made absolute (against `media_root` or each file's
+    /// folder). Undecodable samples are logged, or thrown when the data are strict.
+    public func readConversations(_ files: [String], data: DataRecipe, skipLog: SkipLog) throws -> [Conversation] {
+        var result: [Conversation] = []
+        for file in files {
+            let (samples, failures) = try DatasetFile.read(file, modalities: model.modalities.map(\.name))
+            for failure in failures {
+                if data.strict ?? false { throw failure }
+                skipLog.record("unreadable sample", failure.description)
+            }
+            let root = URL(fileURLWithPath: data.mediaRoot ?? URL(fileURLWithPath: file).deletingLastPathComponent().path)
+            result += samples.map { sample in
+                var sample = sample
+                sample.media = sample.media.mapValues { $0.map { $0.hasPrefix("/") ? $0 : root.appendingPathComponent($0).path } }
+                return sample
+            }
+        }
+        return result
+    }
+
+    public func makeLoader(_ stage: StageRecipe, files: [String]?, data: DataRecipe, what: String) throws -> DataLoader? {
         guard let files, !files.isEmpty else {
             if what == "train" { throw RecipeError("stage \(stage.name): no training data (data.train)") }
             return nil
@@ -179,21 +203,12 @@ public final class TrainingRun {
         let conversations = ConversationTokenizer(template: stage.template, tokenizer: tokenizer, placeholders: placeholders,
                                                   legacy: tokenizer.isLegacy, padTokenId: tokenizer.padTokenId)
         var tokenized: [TokenizedSample] = []
-        for file in files {
-            let (samples, failures) = try DatasetFile.read(file, modalities: model.modalities.map(\.name))
-            for failure in failures {
-                if strict { throw failure }
-                skipLog.record("unreadable sample", failure.description)
-            }
-            let root = URL(fileURLWithPath: data.mediaRoot ?? URL(fileURLWithPath: file).deletingLastPathComponent().path)
-            for var sample in samples {
-                sample.media = sample.media.mapValues { $0.map { $0.hasPrefix("/") ? $0 : root.appendingPathComponent($0).path } }
-                do {
-                    tokenized.append(try conversations.tokenize(sample))
-                } catch let error as SampleError {
-                    if strict { throw error }
-                    skipLog.record(error)
-                }
+        for sample in try readConversations(files, data: data, skipLog: skipLog) {
+            do {
+                tokenized.append(try conversations.tokenize(sample))
+            } catch let error as SampleError {
+                if strict { throw error }
+                skipLog.record(error)
             }
         }
         var tokensPerItem: [String: Int] = [:]

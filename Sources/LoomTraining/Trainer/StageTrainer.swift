@@ -170,24 +170,8 @@ public final class StageTrainer {
         if let summary = loader.skipLog.summary { progress.message(summary) }
     }
 
-    /// Mean next-token loss over every supervised token of `loader`'s first epoch, with no tape.
-    public func evaluate(_ loader: DataLoader) throws -> Double {
-        let wasTraining = model.isTraining
-        model.setTraining(false)
-        defer { model.setTraining(wasTraining) }
-        var total = 0.0, tokens = 0
-        let stream = loader.batches(from: DataPosition())
-        try withoutGradients {
-            while let batch = try stream.nextBatch() {
-                let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
-                let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
-                                          attentionMask: batch.attentionMask, reduction: .sum)
-                total += Double(loss.item)
-                tokens += batch.supervisedCount
-            }
-        }
-        return total / Double(max(tokens, 1))
-    }
+    /// Mean next-token loss over `loader`'s supervised tokens (see `evaluationLoss`).
+    public func evaluate(_ loader: DataLoader) throws -> Double { try evaluationLoss(model, loader) }
 
     public func saveCheckpoint() throws {
         state.generators = Dictionary(LoRA.adaptedLayers(of: model).map { ($0.key, $0.linear.loraDropoutGenerator) },

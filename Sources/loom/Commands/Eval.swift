@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import LoomTraining
+
+/// `loom eval RUN_DIR|RECIPE`: eval loss and task metrics on held-out data.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a run (or a recipe's untrained starting point) on its eval data.",
+        discussion: """
+        Reports eval loss, and from generated answers: exact-match accuracy for short answers (≤ 3 words),
+        BLEU-4 for captions (plain template), word error rate for transcripts (plain template, audio).
+        """)
+
+    @Argument(help: "A run folder written by loom train, or a recipe YAML (evaluates the untrained model).") var target: String
+    @Option(help: "Stage whose template and eval data to use (default: the last finished stage, or the last stage).") var stage: String?
+    @Option(help: "Evaluate at most this many samples with generation.") var maxSamples: Int?
+    @Option(help: "Tokens generated per answer.") var maxNewTokens = 32
+    @Option(help: "Write the report (with examples) as JSON here.") var output: String?
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() throws {
+        try runtime.apply()
+        let isRecipe = target.hasSuffix(".yaml") || target.hasSuffix(".yml")
+        let directory = URL(fileURLWithPath: isRecipe ? FileManager.default.temporaryDirectory.appendingPathComponent("loom-eval").path : target)
+        let recipe = isRecipe ? try Recipe.load(target) : try Recipe.load(run: directory)
+        let training = try TrainingRun(recipe: recipe, directory: directory)
+        training.log = { _ in }
+        let finished = isRecipe ? nil : try training.loadFinishedStages(upTo: stage)
+        let name = stage ?? finished?.name ?? recipe.stages.last!.name
+        guard let chosen = recipe.stages.first(where: { $0.name == name }) else {
+            throw ValidationError("no stage \(name) in \(recipe.source)")
+        }
+        let report = try Evaluation.run(training, stage: chosen, maxSamples: maxSamples, maxNewTokens: maxNewTokens)
+        for example in report.examples.prefix(5) { print("  \(example.id): \"\(example.prediction)\" (reference \"\(example.reference)\")") }
+        print(report.summary)
+        if let output {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: output))
+        }
+    }
+}
