@@ -23,8 +23,11 @@ extension Kernels {
         p = p * r + 5.0000001201e-1
         let y = p * r * r + r + 1
         // 2^n built from the exponent bits; n ∈ [−126, 128] after clamping, so split to stay finite.
-        let ni = SIMD16<Int32>(n)
-        let half = ni / 2
+        // n is integral and |n| ≤ 128: adding 1.5·2²³ puts it in the low mantissa bits, so the integer
+        // comes out of a bit cast (Swift's SIMD Float→Int conversion is a slow scalar loop).
+        let magic = FloatVector(repeating: 12_582_912)
+        let ni = unsafeBitCast(n + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+        let half = ni &>> 1
         let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: FloatVector.self)
         let scaleB = unsafeBitCast((ni &- half &+ 127) &<< 23, to: FloatVector.self)
         var result = y * scaleA * scaleB

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import LoomAdapters
+import LoomCheckpoint
+import LoomModels
+import LoomNN
+import LoomTensor
+import LoomTraining
+
+/// One training step of a randomly initialised LLaVA model, timed. bench/pytorch_train_step.py runs
+/// the identical step in PyTorch + transformers; BENCHMARKS.md keeps both side by side.
+struct BenchTrainStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-step",
+        abstract: "Time stage-1 / stage-2 training steps of a LLaVA model built from a LlavaConfig JSON.",
+        discussion: """
+        input_ids: BOS, then the image placeholder at positions 1…n_img, then random text tokens; loss on
+        the text tokens; AdamW. Stage 1 trains the projector; stage 2 the projector and the LM (or LoRA
+        with --lora-rank). Prints per-step times and a last line of JSON.
+        """)
+
+    @Option(help: "LlavaConfig JSON (as LlavaConfig.save_pretrained writes it), e.g. bench/llava_reference_config.json.") var config: String
+    @Option(help: "Samples per step.") var batch = 4
+    @Option(help: "Text tokens per sample after the image tokens.") var textTokens = 60
+    @Option(help: "1: projector only; 2: projector + language model.") var stage = 1
+    @Option(help: "Timed steps (after one warm-up step).") var steps = 5
+    @Option(help: "Stage 2 with LoRA of this rank on q/k/v/o/gate/up/down instead of full fine-tuning.") var loraRank: Int?
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard [1, 2].contains(stage) else { throw ValidationError("--stage must be 1 or 2") }
+        guard batch > 0, textTokens > 0, steps > 0 else { throw ValidationError("--batch, --text-tokens and --steps must be positive") }
+        if loraRank != nil && stage != 2 { throw ValidationError("--lora-rank applies to stage 2") }
+    }
+
+    func run() throws {
+        try runtime.apply()
+        let llavaConfig = try ConfigFile.decode(LlavaConfig.self, from: URL(fileURLWithPath: config))
+        let model = try LlavaForConditionalGeneration(llavaConfig)
+        var rng = RandomGenerator(seed: 0)
+        model.initializeParameters(std: 0.02, generator: &rng)
+        model.freeze()
+        var trainable = model.model.multiModalProjector.parameters
+        if stage == 2 {
+            if let rank = loraRank {
+                try LoRA.apply(to: model.model.languageModel, config: LoRAConfig(r: rank, loraAlpha: Double(2 * rank)), generator: &rng)
+                trainable += LoRA.adaptedLayers(of: model.model.languageModel).flatMap { [$0.linear.loraA!.weight, $0.linear.loraB!.weight] }
+            } else {
+                trainable += model.model.languageModel.parameters + (model.lmHead?.parameters ?? [])
+            }
+        }
+        for p in trainable { p.requiresGradient = true }
+        let optimizer = AdamW([ParameterGroup(parameters: trainable, learningRate: 1e-4)])
+
+        let imageTokens = llavaConfig.imageTokenCount
+        let length = 1 + imageTokens + textTokens
+        let vocab = llavaConfig.textConfig.vocabSize
+        var ids: [Int] = [], labels: [Int] = []
+        for _ in 0..<batch {
+            let text = (0..<textTokens).map { _ in 3 + rng.int(below: vocab - 4) }
+            ids += [1] + [Int](repeating: llavaConfig.imageTokenId, count: imageTokens) + text
+            labels += [Int](repeating: -100, count: 1 + imageTokens) + text
+        }
+        // Next-token targets: position t predicts labels[t + 1].
+        var targets = [Int](repeating: -100, count: batch * length)
+        for b in 0..<batch { for t in 0..<(length - 1) { targets[b * length + t] = labels[b * length + t + 1] } }
+        let size = llavaConfig.visionConfig.imageSize
+        let pixels = Tensor.randomNormal([batch, 3, size, size], generator: &rng)
+        let inputIds = IntTensor(shape: [batch, length], scalars: ids)
+
+        func step() throws -> (Double, Float) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            optimizer.zeroGradients()
+            let logits = try model.logits(inputIds: inputIds, pixelValues: pixels)
+            let loss = try crossEntropy(logits: logits.reshaped([batch * length, vocab]), targets: IntTensor(targets))
+            loss.backward()
+            optimizer.step()
+            return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, loss.item)
+        }
+        _ = try step()  // warm-up
+        var times: [Double] = []
+        for i in 0..<steps {
+            let (seconds, loss) = try step()
+            times.append(seconds)
+            print(String(format: "step %d: %.3f s, loss %.4f", i + 1, seconds, loss))
+        }
+        let median = times.sorted()[times.count / 2]
+        let result: [String: Any] = [
+            "stage": loraRank.map { "2-lora-r\($0)" } ?? String(stage), "median_step_s": (median * 1e4).rounded() / 1e4,
+            "tokens_per_s": (Double(batch * length) / median).rounded(), "peak_rss_mb": peakResidentMegabytes(),
+            "trainable_parameters": trainable.reduce(0) { $0 + $1.count }, "threads": Threads.count,
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// VmHWM from /proc/self/status.
+    func peakResidentMegabytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first(where: { Int($0) != nil }) ?? "") else { return 0 }
+        return kb / 1024
+    }
+}
