@@ -12,8 +12,13 @@ extension Kernels {
         let log2e: Float = 1.44269504088896341
         let ln2Hi: Float = 0.693359375
         let ln2Lo: Float = -2.12194440e-4
-        let clamped = x.clamped(lowerBound: FloatVector(repeating: -87.33654), upperBound: FloatVector(repeating: 88.72283))
-        let n = (clamped * log2e).rounded(.toNearestOrEven)
+        // Clamp and round with compares and the 1.5·2²³ trick: the generic SIMD clamped/rounded
+        // compile to per-lane calls.
+        var clamped = x
+        clamped.replace(with: -87.33654, where: clamped .< -87.33654)
+        clamped.replace(with: 88.72283, where: clamped .> 88.72283)
+        let magic = FloatVector(repeating: 12_582_912)
+        let n = (clamped * log2e + magic) - magic
         let r = clamped - n * ln2Hi - n * ln2Lo
         var p = FloatVector(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
@@ -25,7 +30,6 @@ extension Kernels {
         // 2^n built from the exponent bits; n ∈ [−126, 128] after clamping, so split to stay finite.
         // n is integral and |n| ≤ 128: adding 1.5·2²³ puts it in the low mantissa bits, so the integer
         // comes out of a bit cast (Swift's SIMD Float→Int conversion is a slow scalar loop).
-        let magic = FloatVector(repeating: 12_582_912)
         let ni = unsafeBitCast(n + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
         let half = ni &>> 1
         let scaleA = unsafeBitCast((half &+ 127) &<< 23, to: FloatVector.self)
