@@ -4,9 +4,17 @@ import Foundation
 /// - `plain` (stage 1): the human turn becomes just its placeholders; the caption and its newline are
 ///   supervised (LLaVA's `preprocess_plain`).
 /// - `vicuna_v1` (stage 2, LLaVA-1.5): "SYSTEM USER: … ASSISTANT: …</s>USER: …"; assistant replies and
-///   their "</s>" are supervised, found by re-tokenizing each round (LLaVA's `preprocess_v1`).
+///   their "</s>" are supervised, found by re-tokenizing each round (LLaVA's `preprocess_v1`). As in
+///   LLaVA's `Conversation.get_prompt`, an empty message is written as "ROLE:" with no space and no
+///   separator (so an empty reply supervises nothing, and an empty last reply or an empty human turn
+///   is a tokenization mismatch, as in LLaVA).
 /// - `chatml` (Qwen-style): "<|im_start|>role\n…<|im_end|>\n"; assistant content, "<|im_end|>" and the
-///   newline are supervised.
+///   newline are supervised. The "<|im_start|>assistant\n" header is encoded apart from the content
+///   and masked. (LLaVA-NeXT's `preprocess_qwen` also supervises the header and every <|im_start|>,
+///   <|im_end|> and "\n" token of system and user turns; Loom supervises only what the assistant has
+///   to produce. Tests/LoomDataTests/TemplateParityTests.swift records the difference.)
+///
+/// Text is handled as LLaVA's Python does it (code points, `str.strip()`; see `PythonText`).
 public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
     case plain
     case vicunaV1 = "vicuna_v1"
@@ -80,14 +88,14 @@ public struct ConversationTokenizer {
         }
         let enabled = Set(placeholders.map(\.text))
         let allText = turns.map(\.value).joined(separator: "\n")
-        for known in Placeholder.known where !enabled.contains(known) && allText.contains(known) {
+        for known in Placeholder.known where !enabled.contains(known) && PythonText.contains(allText, known) {
             throw SampleError(.unknownPlaceholder, sample: id, "\(known) appears but its modality is not enabled")
         }
         for modality in conversation.media.keys where !placeholders.contains(where: { $0.modality == modality }) {
             throw SampleError(.unknownPlaceholder, sample: id, "it has \(modality) files but the \(modality) modality is not enabled")
         }
         for placeholder in placeholders {
-            let count = allText.components(separatedBy: placeholder.text).count - 1
+            let count = PythonText.count(placeholder.text, in: allText)
             let files = conversation.media[placeholder.modality]?.count ?? 0
             guard count == files else {
                 throw SampleError(.placeholderCount, sample: id, "\(count) \(placeholder.text) placeholder(s) for \(files) \(placeholder.modality) file(s)")
@@ -97,13 +105,14 @@ public struct ConversationTokenizer {
     }
 
     /// LLaVA's `preprocess_multimodal`: a turn with one placeholder gets it moved to the front,
-    /// followed by a newline.
+    /// followed by a newline (`"<image>\n" + value.replace("<image>", "").strip()`, stripped, with
+    /// Python's notion of whitespace). Turns with several placeholders (a Loom extension; LLaVA-1.5
+    /// has one image per sample) keep them where they are.
     func movingPlaceholderFirst(_ value: String) -> String {
         for placeholder in placeholders {
-            let count = value.components(separatedBy: placeholder.text).count - 1
-            guard count == 1 else { continue }
-            let rest = value.replacingOccurrences(of: placeholder.text, with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-            return (placeholder.text + "\n" + rest).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard PythonText.count(placeholder.text, in: value) == 1 else { continue }
+            let rest = PythonText.strip(PythonText.replace(value, placeholder.text, with: ""))
+            return PythonText.strip(placeholder.text + "\n" + rest)
         }
         return value
     }
@@ -148,7 +157,7 @@ public struct ConversationTokenizer {
         guard turns.count == 2 else {
             throw SampleError(.template, sample: conversation.id, "the plain template needs one human and one gpt turn, got \(turns.count) turns")
         }
-        let media = placeholders.flatMap { p in Array(repeating: p.text, count: turns[0].value.components(separatedBy: p.text).count - 1) }
+        let media = placeholders.flatMap { p in Array(repeating: p.text, count: PythonText.count(p.text, in: turns[0].value)) }
         guard !media.isEmpty else {
             throw SampleError(.template, sample: conversation.id, "the plain template needs a placeholder in the human turn")
         }
@@ -162,13 +171,9 @@ public struct ConversationTokenizer {
     }
 
     func placeholderSequence(in text: String) -> String {
-        var found: [(String.Index, String)] = []
+        var found: [(Int, String)] = []
         for p in placeholders {
-            var search = text.startIndex..<text.endIndex
-            while let r = text.range(of: p.text, range: search) {
-                found.append((r.lowerBound, p.text))
-                search = r.upperBound..<text.endIndex
-            }
+            found += PythonText.occurrences(of: p.text, in: text).map { ($0, p.text) }
         }
         return found.sorted { $0.0 < $1.0 }.map(\.1).joined()
     }
@@ -181,7 +186,9 @@ public struct ConversationTokenizer {
         var prompt = system + " "
         for (i, turn) in turns.enumerated() {
             let role = turn.role == .user ? "USER" : "ASSISTANT"
-            prompt += role + ": " + movingPlaceholderFirst(turn.value) + (i % 2 == 0 ? " " : "</s>")
+            let message = movingPlaceholderFirst(turn.value)
+            // get_prompt: `if message: role + ": " + message + sep` else `role + ":"`.
+            prompt += message.isEmpty ? role + ":" : role + ": " + message + (i % 2 == 0 ? " " : "</s>")
         }
         let ids = encode(prompt)
         var labels = ids
@@ -189,9 +196,9 @@ public struct ConversationTokenizer {
         let total = ids.filter { $0 != padTokenId }.count
         var current = 1
         if !labels.isEmpty { labels[0] = ignore }
-        for (i, round) in prompt.components(separatedBy: "</s>").enumerated() {
+        for (i, round) in PythonText.split(prompt, "</s>").enumerated() {
             if round.isEmpty { break }
-            var parts = round.components(separatedBy: " ASSISTANT: ")
+            var parts = PythonText.split(round, " ASSISTANT: ")
             if parts.count != 2 { break }
             parts[0] += " ASSISTANT: "
             var roundLength = encode(round).count

@@ -30,18 +30,26 @@ public struct Placeholder: Equatable, Sendable {
 extension TextEncoder {
     /// LLaVA's `tokenizer_image_token`, for any placeholders: the text between placeholders is encoded
     /// chunk by chunk (each with the tokenizer's special tokens), one BOS is kept at the start, and
-    /// each placeholder becomes its marker id.
+    /// each placeholder becomes its marker id. Placeholders are found as Python's `str.split` finds
+    /// them (on code points: "<image>" followed by a combining mark still counts).
     /// With `addSpecialTokens` false, chunks are encoded bare and no BOS is kept.
     public func encodeWithPlaceholders(_ text: String, placeholders: [Placeholder], addSpecialTokens: Bool = true) -> [Int] {
+        // Every occurrence of every placeholder, leftmost first (the earlier placeholder on a tie).
+        var found: [(offset: Int, order: Int, placeholder: Placeholder)] = []
+        for (order, placeholder) in placeholders.enumerated() {
+            found += PythonText.occurrences(of: placeholder.text, in: text).map { ($0, order, placeholder) }
+        }
+        found.sort { ($0.offset, $0.order) < ($1.offset, $1.order) }
+        let bytes = Array(text.utf8)
         var chunks: [String] = []
         var markers: [Int] = []
-        var rest = Substring(text)
-        while let (range, placeholder) = nextPlaceholder(in: rest, placeholders) {
-            chunks.append(String(rest[..<range.lowerBound]))
-            markers.append(placeholder.marker)
-            rest = rest[range.upperBound...]
+        var start = 0
+        for match in found where match.offset >= start {
+            chunks.append(String(decoding: bytes[start..<match.offset], as: UTF8.self))
+            markers.append(match.placeholder.marker)
+            start = match.offset + match.placeholder.text.utf8.count
         }
-        chunks.append(String(rest))
+        chunks.append(String(decoding: bytes[start...], as: UTF8.self))
         let encoded = chunks.map { encode($0, addSpecialTokens: addSpecialTokens) }
         let bos = addSpecialTokens ? encode("", addSpecialTokens: true).first : nil
         var ids: [Int] = []
@@ -55,15 +63,5 @@ extension TextEncoder {
             ids += chunk.dropFirst(min(offset, chunk.count))
         }
         return ids
-    }
-
-    private func nextPlaceholder(in text: Substring, _ placeholders: [Placeholder]) -> (Range<Substring.Index>, Placeholder)? {
-        var best: (Range<Substring.Index>, Placeholder)?
-        for placeholder in placeholders {
-            if let range = text.range(of: placeholder.text), best == nil || range.lowerBound < best!.0.lowerBound {
-                best = (range, placeholder)
-            }
-        }
-        return best
     }
 }
