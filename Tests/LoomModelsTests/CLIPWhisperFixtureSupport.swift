@@ -6,32 +6,15 @@ import LoomTensor
 /// Fixture helpers of the CLIP and Whisper tests (cases made by tools/fixtures/make_model_fixtures.py):
 /// locating a case, its io.safetensors, the parity bar, and editable temporary copies of a folder.
 enum CLIPWhisperFixtures {
-    static func directory(_ name: String) -> String {
-        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name).path
-    }
+    static func directory(_ name: String) -> String { ParityFixture.directory(name) }
 
-    static func io(_ name: String) throws -> SafetensorsFile {
-        try SafetensorsFile(path: directory(name) + "/io.safetensors")
-    }
+    static func io(_ name: String) throws -> SafetensorsFile { try ParityFixture.io(name) }
 
-    /// Asserts max |actual − expected| ≤ 2e-4 · max(1, max |expected|) and returns the max |diff|.
+    /// The parity bar of ParitySupport.swift.
     @discardableResult
     static func assertClose(_ actual: Tensor, _ expected: Tensor, _ label: String,
                             file: StaticString = #filePath, line: UInt = #line) -> Float {
-        XCTAssertEqual(actual.shape, expected.shape, "\(label): shape", file: file, line: line)
-        guard actual.shape == expected.shape else { return .infinity }
-        let a = actual.scalars, e = expected.scalars
-        var maxDiff: Float = 0, maxExpected: Float = 0
-        for i in 0..<a.count {
-            let diff = abs(a[i] - e[i])
-            maxDiff = max(maxDiff, diff.isNaN ? .infinity : diff)
-            maxExpected = max(maxExpected, abs(e[i]))
-        }
-        let bound = 2e-4 * max(1, maxExpected)
-        XCTAssertLessThanOrEqual(maxDiff, bound, "\(label): max |diff| \(maxDiff) (max |expected| \(maxExpected))",
-                                 file: file, line: line)
-        print("parity \(label): max |diff| = \(maxDiff), max |expected| = \(maxExpected)")
-        return maxDiff
+        assertParity(actual, expected, label, file: file, line: line)
     }
 
     /// Stacks equally shaped tensors along a new leading axis.
