@@ -58,6 +58,17 @@ public final class TrainingRun {
 
     public func stageDirectory(_ stage: StageRecipe) -> URL { directory.appendingPathComponent(stage.name) }
 
+    /// Opens a run folder written by `loom train` with its finished stages loaded (up to `upTo`);
+    /// throws when no stage has finished.
+    public static func openFinished(_ directory: URL, upTo stage: String? = nil) throws -> (run: TrainingRun, stage: StageRecipe) {
+        let run = try TrainingRun(recipe: try Recipe.load(run: directory), directory: directory)
+        run.log = { _ in }
+        guard let finished = try run.loadFinishedStages(upTo: stage) else {
+            throw RecipeError("\(directory.path) has no finished stage yet (train it with loom train)")
+        }
+        return (run, finished)
+    }
+
     /// The model as the run left it: each finished stage's result loaded in order (LoRA adapters
     /// attached). Returns the last finished stage, or nil when none has finished.
     @discardableResult

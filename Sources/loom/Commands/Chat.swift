@@ -20,10 +20,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
-        let directory = URL(fileURLWithPath: runDirectory)
-        let training = try TrainingRun(recipe: try Recipe.load(run: directory), directory: directory)
-        training.log = { _ in }
-        guard let stage = try training.loadFinishedStages() else { throw ValidationError("\(runDirectory) has no finished stage") }
+        let (training, stage) = try TrainingRun.openFinished(URL(fileURLWithPath: runDirectory))
         let responder = Responder(run: training, template: stage.template,
                                   options: GenerationOptions(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed))
         var media: [String: [String]] = [:]

@@ -21,11 +21,15 @@ struct Eval: ParsableCommand {
     func run() throws {
         try runtime.apply()
         let isRecipe = target.hasSuffix(".yaml") || target.hasSuffix(".yml")
-        let directory = URL(fileURLWithPath: isRecipe ? FileManager.default.temporaryDirectory.appendingPathComponent("loom-eval").path : target)
-        let recipe = isRecipe ? try Recipe.load(target) : try Recipe.load(run: directory)
-        let training = try TrainingRun(recipe: recipe, directory: directory)
-        training.log = { _ in }
-        let finished = isRecipe ? nil : try training.loadFinishedStages(upTo: stage)
+        let training: TrainingRun
+        var finished: StageRecipe?
+        if isRecipe {  // the untrained starting point
+            training = try TrainingRun(recipe: try Recipe.load(target), directory: FileManager.default.temporaryDirectory.appendingPathComponent("loom-eval"))
+            training.log = { _ in }
+        } else {
+            (training, finished) = try TrainingRun.openFinished(URL(fileURLWithPath: target), upTo: stage)
+        }
+        let recipe = training.recipe
         let name = stage ?? finished?.name ?? recipe.stages.last!.name
         guard let chosen = recipe.stages.first(where: { $0.name == name }) else {
             throw ValidationError("no stage \(name) in \(recipe.source)")

@@ -14,12 +14,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try runtime.apply()
-        let directory = URL(fileURLWithPath: runDirectory)
-        let training = try TrainingRun(recipe: try Recipe.load(run: directory), directory: directory)
-        training.log = { _ in }
-        guard let stage = try training.loadFinishedStages() else {
-            throw ValidationError("\(runDirectory) has no finished stage to export")
-        }
+        let (training, stage) = try TrainingRun.openFinished(URL(fileURLWithPath: runDirectory))
         try LlavaExport.write(run: training, to: URL(fileURLWithPath: output))
         print("exported stage \(stage.name) of \(runDirectory) to \(output) (LlavaForConditionalGeneration)")
     }
