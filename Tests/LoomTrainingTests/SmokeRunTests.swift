@@ -76,6 +76,27 @@ final class SmokeRunTests: XCTestCase {
         XCTAssertLessThan(diff, 1e-4)
     }
 
+    /// Non-finite losses skip their step; several in a row stop the run with a clear message, and
+    /// the last good checkpoint stays intact.
+    func testNonFiniteLossesStopTheRunAndKeepTheLastCheckpoint() throws {
+        let directory = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipe = try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=null", "stages.0.steps=8", "stages.0.save_every=2"])
+        let run = try TrainingRun(recipe: recipe, directory: directory)
+        run.log = { _ in }
+        run.afterStep = { _, step in
+            guard step == 2 else { return }  // poison the connector after checkpoint 2
+            run.model.modality("image")!.connector.parameters[0].withUnsafeMutableBufferPointer { $0[0] = .nan }
+        }
+        XCTAssertThrowsError(try run.train(onlyStage: "align")) { error in
+            XCTAssertTrue("\(error)".contains("non-finite losses in a row"), "\(error)")
+        }
+        let stage = directory.appendingPathComponent("align")
+        XCTAssertEqual(try Checkpoint.completeCheckpoints(in: stage).map(\.step), [2])
+        let weights = try SafetensorsFile(path: stage.appendingPathComponent("checkpoint-2/trainable.safetensors").path)
+        for name in weights.names { XCTAssertTrue(try weights.tensor(name).scalars.allSatisfy(\.isFinite), name) }
+    }
+
     struct Interrupted: Error {}
 
     func testResumeAfterAnInterruptionIsBitIdentical() throws {

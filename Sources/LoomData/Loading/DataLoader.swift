@@ -69,6 +69,9 @@ public final class DataLoader {
 
     public var sampleCount: Int { samples.count }
 
+    /// Samples cut to the maximum length (never inside a media span).
+    public var truncatedCount: Int { samples.filter(\.wasTruncated).count }
+
     /// The batches of `epoch` as lists of sample indices.
     public func order(epoch: Int) -> [[Int]] {
         BatchOrder.batches(lengths: samples.map(\.ids.count), isMultimodal: samples.map { !$0.items.isEmpty },

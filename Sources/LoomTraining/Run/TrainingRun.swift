@@ -238,7 +238,8 @@ public final class TrainingRun {
         guard loader.sampleCount > 0 else {
             throw RecipeError("stage \(stage.name): no usable \(what) sample in \(files.joined(separator: ", ")) (\(skipLog.summary ?? "none read"))")
         }
-        log("stage \(stage.name): \(loader.sampleCount) \(what) samples\(skipLog.summary.map { " (\($0))" } ?? "")")
+        let truncated = loader.truncatedCount == 0 ? "" : ", \(loader.truncatedCount) truncated to \(collator.maxLength) tokens"
+        log("stage \(stage.name): \(loader.sampleCount) \(what) samples\(truncated)\(skipLog.summary.map { " (\($0))" } ?? "")")
         return loader
     }
 }

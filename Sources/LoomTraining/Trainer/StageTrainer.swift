@@ -115,6 +115,7 @@ public final class StageTrainer {
                 } else {
                     emptyEpochs = micro.isEmpty ? emptyEpochs + 1 : 0
                     guard emptyEpochs < 2 else { throw RecipeError("stage \(stage.name): the training data yield no usable batch") }
+                    if let summary = loader.skipLog.summary { progress.message("epoch \(stream.epoch) of \(stage.name): \(summary)") }
                     stream = loader.batches(from: DataPosition(epoch: stream.epoch + 1))
                 }
             }
@@ -167,7 +168,7 @@ public final class StageTrainer {
             try appendLine(state.evaluations.last!, to: metricsURL)
         }
         try saveCheckpoint()
-        if let summary = loader.skipLog.summary { progress.message(summary) }
+        if let summary = loader.skipLog.summary { progress.message("\(stage.name): \(summary)") }
     }
 
     /// Mean next-token loss over `loader`'s supervised tokens (see `evaluationLoss`).
