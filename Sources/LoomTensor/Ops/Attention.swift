@@ -163,34 +163,46 @@ enum Attention {
         func at(_ batch: Int, _ head: Int) -> UnsafePointer<Float> { base + batch * batchStride + head * headStride }
     }
 
+    /// Sets the masked scores of one row to −inf; returns whether any key stays visible. The causal
+    /// and sliding-window limits are a contiguous window, so only padding needs a per-key look.
+    @inline(__always)
+    static func applyMask(_ row: UnsafeMutablePointer<Float>, batch: Int, query i: Int, tq: Int, tk: Int,
+                          mask: AttentionMask) -> Bool {
+        var lo = 0, hi = tk
+        if mask.isCausal {
+            let position = tk - tq + i
+            hi = max(0, min(tk, position + 1))
+            if let window = mask.slidingWindow { lo = max(0, position - window + 1) }
+        }
+        lo = min(lo, hi)
+        if lo > 0 { row.update(repeating: -.infinity, count: lo) }
+        if hi < tk { (row + hi).update(repeating: -.infinity, count: tk - hi) }
+        guard let padding = mask.keyPadding else { return lo < hi }
+        var anyVisible = false
+        padding.withUnsafeBufferPointer { keep in
+            let base = batch * tk
+            for j in lo..<hi {
+                if keep[base + j] { anyVisible = true } else { row[j] = -.infinity }
+            }
+        }
+        return anyVisible
+    }
+
     /// Softmax of one score row in place under the mask; returns its log-sum-exp (of the unmasked
-    /// scores, or of all-zero scores for a fully masked row, which then attends uniformly).
+    /// scores), or NaN for a fully masked row, which then attends uniformly.
     @inline(__always)
     static func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, batch: Int, query i: Int, tq: Int, tk: Int,
                                  mask: AttentionMask) -> Float {
-        var anyVisible = false
-        for j in 0..<tk {
-            if mask.allows(batch: batch, query: i, key: j, tq: tq, tk: tk) { anyVisible = true } else { row[j] = -.infinity }
-        }
-        if !anyVisible {
-            let uniform = 1 / Float(tk)
-            for j in 0..<tk { row[j] = uniform }
+        guard applyMask(row, batch: batch, query: i, tq: tq, tk: tk, mask: mask) else {
+            row.update(repeating: 1 / Float(tk), count: tk)
             return .nan  // marks "uniform" for the backward recomputation
         }
         var maxValue = -Float.infinity
         for j in 0..<tk where row[j] > maxValue { maxValue = row[j] }
-        var total: Float = 0
-        var j = 0
-        let raw = UnsafeMutableRawPointer(row)
-        while j + 16 <= tk {
-            let e = Kernels.exp(raw.loadUnaligned(fromByteOffset: j * 4, as: FloatVector.self) - maxValue)
-            raw.storeBytes(of: e, toByteOffset: j * 4, as: FloatVector.self)
-            total += e.sum()
-            j += 16
-        }
-        while j < tk { row[j] = Foundation.exp(row[j] - maxValue); total += row[j]; j += 1 }
+        Kernels.mapVectorized(row, row, count: tk) { Kernels.exp($0 - maxValue) }
+        let total = Kernels.sumContiguous(row, tk)
         let inv = 1 / total
-        for j in 0..<tk { row[j] *= inv }
+        Kernels.mapVectorized(row, row, count: tk) { $0 * inv }
         return maxValue + Foundation.log(total)
     }
 
@@ -199,12 +211,10 @@ enum Attention {
     static func probabilitiesRow(_ row: UnsafeMutablePointer<Float>, logSumExp: Float, batch: Int, query i: Int,
                                  tq: Int, tk: Int, mask: AttentionMask) {
         if logSumExp.isNaN {
-            let uniform = 1 / Float(tk)
-            for j in 0..<tk { row[j] = uniform }
+            row.update(repeating: 1 / Float(tk), count: tk)
             return
         }
-        for j in 0..<tk {
-            row[j] = mask.allows(batch: batch, query: i, key: j, tq: tq, tk: tk) ? Foundation.exp(row[j] - logSumExp) : 0
-        }
+        _ = applyMask(row, batch: batch, query: i, tq: tq, tk: tk, mask: mask)
+        Kernels.mapVectorized(row, row, count: tk) { Kernels.exp($0 - logSumExp) }  // e^(−inf) = 0
     }
 }
