@@ -6,7 +6,8 @@
 // OpenBLAS picks its kernels in a library constructor that reads OPENBLAS_CORETYPE, so the variable
 // must be set before the library is loaded. Linking libopenblas normally would load it before any
 // code of ours runs; instead this bridge chooses the core type from CPUID (keeping one the user set),
-// then dlopen()s the library and resolves the few symbols Loom needs.
+// then dlopen()s the library and resolves the few symbols Loom needs. OPENBLAS_THREAD_TIMEOUT is
+// lowered the same way (only when unset).
 
 #include <stddef.h>
 
