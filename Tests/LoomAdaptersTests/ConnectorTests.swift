@@ -118,7 +118,8 @@ func tinyLlamaConfig(vocab: Int = 32, hidden: Int = 16) throws -> LlamaConfig {
     return try JSONDecoder().decode(LlamaConfig.self, from: Data(json.utf8))
 }
 
-/// Central finite differences against backward (see Tests/LoomTensorTests/TestSupport.swift).
+/// Central finite differences against backward, for this target's connector and LoRA tests (the
+/// pattern of Tests/LoomTensorTests/TestSupport.swift).
 func checkGradients(_ inputs: [Tensor], _ label: String, step: Float = 1e-2, atol: Double = 3e-3, rtol: Double = 1e-2,
                     file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
     for input in inputs { input.requiresGradient = true; input.zeroGradient() }

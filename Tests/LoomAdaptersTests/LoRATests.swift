@@ -192,12 +192,12 @@ final class LoRATests: XCTestCase {
     func testLoRAGradientsMatchFiniteDifferences() {
         let (layer, x) = Self.smallAdaptedLayer(dropout: 0)
         let a = layer.loraA!.weight, b = layer.loraB!.weight
-        Fixture.checkGradients([a, b, x], "LoRA A, B and input") { _ in layer(x) }
+        checkGradients([a, b, x], "LoRA A, B and input") { _ in layer(x) }
         XCTAssertNil(layer.weight.grad, "frozen base weight: no gradient buffer")
         XCTAssertNil(layer.bias!.grad)
         // Rank-3 input [B, T, in] too.
         let x3 = x.reshaped([2, 3, 5]).copied()
-        Fixture.checkGradients([a, b, x3], "LoRA on [B, T, in]") { _ in layer(x3) }
+        checkGradients([a, b, x3], "LoRA on [B, T, in]") { _ in layer(x3) }
     }
 
     // MARK: Training with a frozen base
@@ -537,38 +537,4 @@ private enum Fixture {
         return diff
     }
 
-    /// Central finite differences against backward (as Tests/LoomTensorTests/TestSupport.swift): the
-    /// probe is Σ f ⊙ w for a fixed random w, accumulated in Double.
-    static func checkGradients(_ inputs: [Tensor], _ label: String, step: Float = 1e-2, atol: Double = 3e-3, rtol: Double = 1e-2,
-                               file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
-        for input in inputs { input.requiresGradient = true; input.zeroGradient() }
-        let probe = f(inputs)
-        var rng = RandomGenerator(seed: 991)
-        let weights = Tensor.randomNormal(probe.shape, generator: &rng)
-        sum(probe * weights).backward()
-        let w = weights.scalars
-        func objective() -> Double {
-            let out = withoutGradients { f(inputs) }.scalars
-            return zip(out, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        for (n, input) in inputs.enumerated() {
-            guard let analytic = input.grad?.scalars else {
-                XCTFail("\(label): input \(n) got no gradient", file: file, line: line); continue
-            }
-            let p = input.pointer
-            var worst = (excess: -Double.infinity, index: 0, a: 0.0, n: 0.0)
-            for i in 0..<input.count {
-                let saved = p[i]
-                p[i] = saved + step; let plus = objective()
-                p[i] = saved - step; let minus = objective()
-                p[i] = saved
-                let numeric = (plus - minus) / (2 * Double(step))
-                let excess = abs(Double(analytic[i]) - numeric) - (atol + rtol * abs(numeric))
-                if excess > worst.excess { worst = (excess, i, Double(analytic[i]), numeric) }
-            }
-            XCTAssertLessThanOrEqual(worst.excess, 0,
-                "\(label): input \(n) \(input.shape) element \(worst.index): analytic \(worst.a) vs numeric \(worst.n)", file: file, line: line)
-        }
-        for input in inputs { input.zeroGradient() }
-    }
 }
