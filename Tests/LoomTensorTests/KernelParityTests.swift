@@ -133,6 +133,19 @@ final class KernelParityTests: XCTestCase {
         XCTAssertTrue(allIgnored.item.isNaN, "mean over no targets is NaN, as in PyTorch")
     }
 
+    /// A near-certain prediction with large logits: p − 1 ≈ −4e-5 is tiny next to ulp(max logit)
+    /// ≈ 7.6e-6, so folding max and log Σ into one float32 logsumexp would be off by up to ~10%. Kept
+    /// apart as PyTorch's log_softmax does, the error is about ulp(1) / |p − 1| (≈ 0.3%).
+    func testCrossEntropyGradientOfAConfidentPredictionIsAccurate() throws {
+        var values = [Float](repeating: 86, count: 50)
+        values[7] = 100
+        let logits = Tensor(shape: [1, 50], scalars: values)
+        logits.requiresGradient = true
+        try crossEntropy(logits: logits, targets: IntTensor([7])).backward()
+        let expected = 1 / (1 + 49 * Foundation.exp(-14.0)) - 1  // p(target) − 1
+        XCTAssertEqual(Double(logits.grad!.scalars[7]), expected, accuracy: 0.01 * abs(expected))
+    }
+
     func testConvolutionsAgree() {
         let x = randomTensor([2, 5, 23], seed: 60), w = randomTensor([7, 5, 3], seed: 61), b = randomTensor([7], seed: 62)
         for (s, p) in [(1, 1), (2, 1), (1, 0), (3, 2)] {

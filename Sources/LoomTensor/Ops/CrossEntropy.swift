@@ -24,16 +24,26 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
     defer { keepAlive(zd) }
     let zp = zd.pointer
     let labels = targets.scalars
-    var logSumExp = [Float](repeating: 0, count: rows)
+    // Per row the max and log Σ exp(z − max), kept apart as PyTorch's log_softmax does
+    // ((z − max) − log Σ): folded into one Float logsumexp, a rounding of about ulp(max) would move
+    // every log-probability, so a prediction with p = 1 − 1e-6 would get a gradient p − 1 that is
+    // mostly rounding error (and Adam turns such gradients into full-size updates).
+    var maxima = [Float](repeating: 0, count: rows)
+    var logTotals = [Float](repeating: 0, count: rows)
     var perRow = [Float](repeating: 0, count: rows)
-    logSumExp.withUnsafeMutableBufferPointer { lseBuffer in
-        perRow.withUnsafeMutableBufferPointer { lossBuffer in
-            let lse = lseBuffer.baseAddress!, loss = lossBuffer.baseAddress!
-            Threads.parallelFor(rows, grain: max(1, 16384 / max(classes, 1))) { range in
-                for r in range where labels[r] != ignoreIndex {
-                    let row = zp + r * classes
-                    lse[r] = Kernels.logSumExp(row, classes)
-                    loss[r] = lse[r] - row[labels[r]]
+    maxima.withUnsafeMutableBufferPointer { maxBuffer in
+        logTotals.withUnsafeMutableBufferPointer { logBuffer in
+            perRow.withUnsafeMutableBufferPointer { lossBuffer in
+                let maxOut = maxBuffer.baseAddress!, logOut = logBuffer.baseAddress!, loss = lossBuffer.baseAddress!
+                Threads.parallelFor(rows, grain: max(1, 16384 / max(classes, 1))) { range in
+                    for r in range where labels[r] != ignoreIndex {
+                        let row = zp + r * classes
+                        let (maxValue, logTotal) = Kernels.shiftedLogSumExp(row, classes)
+                        maxOut[r] = maxValue
+                        logOut[r] = logTotal
+                        // −log_softmax(z)[y] = log Σ − (z[y] − max)
+                        loss[r] = logTotal - (row[labels[r]] - maxValue)
+                    }
                 }
             }
         }
@@ -49,14 +59,17 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
         let scale = g.item / divisor
         let grad = Tensor(zeros: logits.shape)
         let gp = grad.pointer, sp = saved.pointer
-        logSumExp.withUnsafeBufferPointer { lseBuffer in
-            let lse = lseBuffer.baseAddress!
-            Threads.parallelFor(rows, grain: max(1, 16384 / max(classes, 1))) { range in
-                for r in range where labels[r] != ignoreIndex {
-                    let row = sp + r * classes, out = gp + r * classes
-                    let shift = lse[r]
-                    Kernels.mapVectorized(row, out, count: classes) { Kernels.exp($0 - shift) * scale }
-                    out[labels[r]] -= scale
+        maxima.withUnsafeBufferPointer { maxBuffer in
+            logTotals.withUnsafeBufferPointer { logBuffer in
+                let maxValues = maxBuffer.baseAddress!, logs = logBuffer.baseAddress!
+                Threads.parallelFor(rows, grain: max(1, 16384 / max(classes, 1))) { range in
+                    for r in range where labels[r] != ignoreIndex {
+                        let row = sp + r * classes, out = gp + r * classes
+                        let maxValue = maxValues[r], logTotal = logs[r]
+                        // softmax = exp((z − max) − log Σ), PyTorch's exp(log_softmax)
+                        Kernels.mapVectorized(row, out, count: classes) { Kernels.exp(($0 - maxValue) - logTotal) * scale }
+                        out[labels[r]] -= scale
+                    }
                 }
             }
         }
@@ -65,12 +78,12 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
 }
 
 extension Kernels {
-    /// log Σ exp(x) of one row, stably (max-shifted), vectorised.
+    /// (max, log Σ exp(x − max)) of one row, vectorised; log Σ is 0 when the max is not finite.
     @inline(__always)
-    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func shiftedLogSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logTotal: Float) {
         var maxValue = -Float.infinity
         for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
-        if !maxValue.isFinite { return maxValue }
+        if !maxValue.isFinite { return (maxValue, 0) }
         var acc = FloatVector(repeating: 0)
         var i = 0
         let raw = UnsafeRawPointer(x)
@@ -80,6 +93,6 @@ extension Kernels {
         }
         var total = acc.sum()
         while i < n { total += Foundation.exp(x[i] - maxValue); i += 1 }
-        return maxValue + Foundation.log(total)
+        return (maxValue, Foundation.log(total))
     }
 }
