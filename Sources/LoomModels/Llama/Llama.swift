@@ -138,9 +138,16 @@ public final class LlamaForCausalLM: Module, CausalLanguageModel {
 
     /// Logits [B, T, V] from input embeddings [B, T, D].
     public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
-        let h = model(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
-        return lmHead.map { $0(h) } ?? linear(h, weight: model.embedTokens.weight)
+        head(model(embeddings: embeddings, attentionMask: attentionMask, cache: cache))
     }
+
+    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        let h = model(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
+        return head(h.sliced(axis: 1, (h.shape[1] - 1)..<h.shape[1]))
+    }
+
+    /// The output projection (the tied embedding when there is no lm_head).
+    func head(_ h: Tensor) -> Tensor { lmHead.map { $0(h) } ?? linear(h, weight: model.embedTokens.weight) }
 
     public func makeCache(batchSize: Int) -> KVCache {
         KVCache(layers: config.numHiddenLayers, batchSize: batchSize, kvHeads: config.numKeyValueHeads, headDim: config.headDim)

@@ -113,9 +113,15 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
     public func embed(_ ids: IntTensor) throws -> Tensor { try model.languageModel.embedTokens(ids) }
 
     public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
-        let h = model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
-        return lmHead.map { $0(h) } ?? linear(h, weight: model.languageModel.embedTokens.weight)
+        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache))
     }
+
+    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        let h = model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
+        return head(h.sliced(axis: 1, (h.shape[1] - 1)..<h.shape[1]))
+    }
+
+    func head(_ h: Tensor) -> Tensor { lmHead.map { $0(h) } ?? linear(h, weight: model.languageModel.embedTokens.weight) }
 
     public func makeCache(batchSize: Int) -> KVCache {
         let text = config.textConfig

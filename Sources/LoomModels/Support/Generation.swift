@@ -42,7 +42,7 @@ public enum Generation {
             var generator = RandomGenerator(seed: options.seed)
             var outputs = [[Int]](repeating: [], count: batch)
             var finished = [Bool](repeating: false, count: batch)
-            var logits = model.logits(embeddings: promptEmbeddings, attentionMask: mask, cache: cache)
+            var logits = model.lastLogits(embeddings: promptEmbeddings, attentionMask: mask, cache: cache)
             for _ in 0..<options.maxNewTokens {
                 let last = logits.sliced(axis: 1, (logits.shape[1] - 1)..<logits.shape[1])  // [B, 1, V]
                 let rows = last.scalars
@@ -64,7 +64,7 @@ public enum Generation {
                     mask = m
                 }
                 let step = try model.embed(IntTensor(shape: [batch, 1], scalars: next))
-                logits = model.logits(embeddings: step, attentionMask: mask, cache: cache)
+                logits = model.lastLogits(embeddings: step, attentionMask: mask, cache: cache)
             }
             return outputs
         }

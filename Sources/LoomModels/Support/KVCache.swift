@@ -34,6 +34,8 @@ public final class KVCache {
 public protocol CausalLanguageModel: AnyObject {
     func embed(_ ids: IntTensor) throws -> Tensor
     func logits(embeddings: Tensor, attentionMask: [Bool]?, cache: KVCache?) -> Tensor
+    /// Logits of the last position only [B, 1, V] (generation needs no others).
+    func lastLogits(embeddings: Tensor, attentionMask: [Bool]?, cache: KVCache?) -> Tensor
     func makeCache(batchSize: Int) -> KVCache
     var eosTokenIds: [Int] { get }
 }

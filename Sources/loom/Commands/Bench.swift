@@ -5,7 +5,7 @@ import LoomTensor
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks; each prints a last line of JSON.",
-        subcommands: [BenchGemm.self, BenchTrainStep.self])
+        subcommands: [BenchGemm.self, BenchTrainStep.self, BenchGenerate.self])
 }
 
 /// Times `cblas_sgemm` through Loom's BLAS bridge on row-major random matrices.
