@@ -84,7 +84,7 @@ final class SmokeRunTests: XCTestCase {
         let recipe = try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=null", "stages.0.steps=8", "stages.0.save_every=2"])
         let run = try TrainingRun(recipe: recipe, directory: directory)
         run.log = { _ in }
-        run.afterStep = { _, step in
+        run.afterStep = { [unowned run] _, step in
             guard step == 2 else { return }  // poison the connector after checkpoint 2
             run.model.modality("image")!.connector.parameters[0].withUnsafeMutableBufferPointer { $0[0] = .nan }
         }
