@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoomCheckpoint
+import LoomAdapters
 import LoomModels
 import LoomTensor
 @testable import LoomTraining
@@ -52,9 +53,18 @@ final class SmokeRunTests: XCTestCase {
     /// transformers does) and gives the trained model's logits. tools/check_llava_export.py checks
     /// the same folder in transformers itself.
     func testExportedLlavaFolderReproducesTheTrainedModel() throws {
+        try checkExport(extraOverrides: [])
+    }
+
+    /// The same with a LoRA stage 2: the adapter is merged into the exported weights.
+    func testExportMergesALoRAStage() throws {
+        try checkExport(extraOverrides: ["stages.1.learning_rate=0.05", "stages.1.lora={r: 4, lora_alpha: 8, lora_dropout: 0.0}", #"stages.1.trainable=["modalities.*.connector.*"]"#])
+    }
+
+    func checkExport(extraOverrides: [String]) throws {
         let directory = temporaryRun(), export = temporaryRun()
         defer { try? FileManager.default.removeItem(at: directory); try? FileManager.default.removeItem(at: export) }
-        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=null", "stages.0.steps=3", "stages.1.epochs=null", "stages.1.steps=2"]), directory: directory)
+        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=null", "stages.0.steps=3", "stages.1.epochs=null", "stages.1.steps=2"] + extraOverrides), directory: directory)
         run.log = { _ in }
         try run.train()
         let fresh = try TrainingRun(recipe: try Recipe.load(run: directory), directory: directory)
@@ -74,6 +84,11 @@ final class SmokeRunTests: XCTestCase {
         let actual = try withoutGradients { try llava.logits(inputIds: IntTensor(shape: [1, ids.count], scalars: ids), pixelValues: pixels) }
         let diff = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(diff, 1e-4)
+        // With LoRA, the adapter must matter (so a missing merge would be caught above).
+        if let (_, layer) = LoRA.adaptedLayers(of: fresh.model.languageModel).first {
+            let delta = try XCTUnwrap(withoutGradients { layer.loraDelta() })
+            XCTAssertGreaterThan(delta.scalars.map(abs).max()!, 1e-3)
+        }
     }
 
     /// Non-finite losses skip their step; several in a row stop the run with a clear message, and
