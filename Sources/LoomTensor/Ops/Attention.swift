@@ -197,8 +197,7 @@ enum Attention {
             row.update(repeating: 1 / Float(tk), count: tk)
             return .nan  // marks "uniform" for the backward recomputation
         }
-        var maxValue = -Float.infinity
-        for j in 0..<tk where row[j] > maxValue { maxValue = row[j] }
+        let maxValue = Kernels.maxContiguous(row, tk)
         Kernels.mapVectorized(row, row, count: tk) { Kernels.exp($0 - maxValue) }
         let total = Kernels.sumContiguous(row, tk)
         let inv = 1 / total

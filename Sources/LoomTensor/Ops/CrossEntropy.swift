@@ -81,8 +81,7 @@ extension Kernels {
     /// (max, log Σ exp(x − max)) of one row, vectorised; log Σ is 0 when the max is not finite.
     @inline(__always)
     static func shiftedLogSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logTotal: Float) {
-        var maxValue = -Float.infinity
-        for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
+        let maxValue = maxContiguous(x, n)
         if !maxValue.isFinite { return (maxValue, 0) }
         var acc = FloatVector(repeating: 0)
         var i = 0

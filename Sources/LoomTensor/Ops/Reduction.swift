@@ -45,6 +45,23 @@ extension Kernels {
         return total
     }
 
+    /// Largest of `n` contiguous floats (−inf when n = 0), 16 lanes at a time. NaN is not
+    /// propagated (callers handle non-finite rows themselves).
+    @inline(__always)
+    static func maxContiguous(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = FloatVector(repeating: -.infinity)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self)
+            acc.replace(with: v, where: v .> acc)
+            i += 16
+        }
+        var best = acc.max()
+        while i < n { if p[i] > best { best = p[i] }; i += 1 }
+        return best
+    }
+
     /// Repeats `g` (shaped like a reduction with kept dims) back to `shape`.
     static func expand(_ g: Tensor, to shape: [Int]) -> Tensor {
         binary(Tensor(zeros: shape), g, .add)

@@ -12,8 +12,7 @@ extension Kernels {
 
     @inline(__always)
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
-        var maxValue = -Float.infinity
-        for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
+        var maxValue = maxContiguous(x, n)
         if maxValue == -.infinity { maxValue = 0 }  // all −inf: produce NaN below as PyTorch does
         var total: Float = 0
         var i = 0
