@@ -64,62 +64,52 @@ open class Module {
     }
 }
 
+/// What `@Child` and `@Parameter` hold: a value given at the declaration or set in the initializer,
+/// and an optional explicit key.
+public struct SlotStorage<Value> {
+    var value: Value?
+    let key: String?
+
+    func get(_ kind: String) -> Value {
+        guard let value else { preconditionFailure("\(kind) \(key ?? "?") used before it was set") }
+        return value
+    }
+}
+
 /// Declares a child module (or an array / optional of them) stored under a key: the property name
 /// in snake_case, or an explicit key (`@Child("0") var first: Linear`, then set `_first.wrappedValue`
 /// in the initializer).
 @propertyWrapper
 public struct Child<Value>: ChildSlot {
-    private var storage: Value?
-    public let explicitKey: String?
+    var slot: SlotStorage<Value>
 
-    public init(wrappedValue: Value) {
-        storage = wrappedValue
-        explicitKey = nil
-    }
-
-    public init(_ key: String) {
-        storage = nil
-        explicitKey = key
-    }
+    public init(wrappedValue: Value) { slot = SlotStorage(value: wrappedValue, key: nil) }
+    public init(_ key: String) { slot = SlotStorage(value: nil, key: key) }
 
     public var wrappedValue: Value {
-        get {
-            guard let storage else { preconditionFailure("child \(explicitKey ?? "?") used before it was set") }
-            return storage
-        }
-        set { storage = newValue }
+        get { slot.get("child") }
+        set { slot.value = newValue }
     }
 
-    var declaredKey: String? { explicitKey }
-    var value: Any { storage as Any }
+    var declaredKey: String? { slot.key }
+    var value: Any { slot.value as Any }
 }
 
 /// Declares a parameter tensor (optional for biases), keyed like `Child`.
 @propertyWrapper
 public struct Parameter<Value>: ParameterSlot {
-    private var storage: Value?
-    public let explicitKey: String?
+    var slot: SlotStorage<Value>
 
-    public init(wrappedValue: Value) {
-        storage = wrappedValue
-        explicitKey = nil
-    }
-
-    public init(_ key: String) {
-        storage = nil
-        explicitKey = key
-    }
+    public init(wrappedValue: Value) { slot = SlotStorage(value: wrappedValue, key: nil) }
+    public init(_ key: String) { slot = SlotStorage(value: nil, key: key) }
 
     public var wrappedValue: Value {
-        get {
-            guard let storage else { preconditionFailure("parameter \(explicitKey ?? "?") used before it was set") }
-            return storage
-        }
-        set { storage = newValue }
+        get { slot.get("parameter") }
+        set { slot.value = newValue }
     }
 
-    var declaredKey: String? { explicitKey }
-    var tensor: Tensor? { storage.flatMap { $0 as? Tensor } }
+    var declaredKey: String? { slot.key }
+    var tensor: Tensor? { slot.value.flatMap { $0 as? Tensor } }
 }
 
 protocol Slot {
