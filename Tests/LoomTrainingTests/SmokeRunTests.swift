@@ -112,6 +112,30 @@ final class SmokeRunTests: XCTestCase {
         for name in weights.names { XCTAssertTrue(try weights.tensor(name).scalars.allSatisfy(\.isFinite), name) }
     }
 
+    /// A stage can start from a projector trained by LLaVA (`mm_projector.bin` keys) or saved by
+    /// transformers (`multi_modal_projector.linear_N`).
+    func testProjectorFilesOfLLaVAAndTransformersLoadIntoTheConnector() throws {
+        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe), directory: temporaryRun())
+        run.log = { _ in }
+        let connector = try XCTUnwrap(run.model.modality("image")).connector
+        for prefix in ["model.mm_projector.", "multi_modal_projector.linear_"] {
+            var rng = RandomGenerator(seed: 5)
+            let entries = connector.namedParameters().map { key, tensor -> SafetensorsWriter.Entry in
+                let index = Int(key.prefix { $0 != "." })!
+                let name = prefix.hasSuffix("linear_") ? "\(prefix)\(index / 2 + 1)\(key.drop { $0 != "." })" : prefix + key
+                return SafetensorsWriter.Entry(name, Tensor.randomNormal(tensor.shape, generator: &rng))
+            }
+            let file = temporaryRun().appendingPathExtension("safetensors")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try SafetensorsWriter.write(entries, to: file.path)
+            try run.loadTrainableWeights(from: file)
+            for (entry, (key, tensor)) in zip(entries, connector.namedParameters()) {
+                guard case .floats(let stored) = entry.values else { return XCTFail("\(entry.name) is not float") }
+                XCTAssertEqual(tensor.scalars, stored.scalars, "\(prefix): \(key)")
+            }
+        }
+    }
+
     struct Interrupted: Error {}
 
     func testResumeAfterAnInterruptionIsBitIdentical() throws {

@@ -134,16 +134,31 @@ public final class TrainingRun {
             try LoRA.loadAdapter(from: adapter.path, into: model.languageModel)
         }
         let parameters = Dictionary(model.namedParameters().map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
-        let unknown = weights.names.filter { parameters[$0] == nil }
+        let mapping = projectorMapping
+        let stored = weights.names.map { (stored: $0, key: mapping.moduleKey(for: $0) ?? $0) }
+        let unknown = stored.filter { parameters[$0.key] == nil }.map(\.stored)
         guard unknown.isEmpty else {
             throw RecipeError("\(file.path) holds weights this model does not have: \(unknown.prefix(5).joined(separator: ", "))")
         }
-        for name in weights.names {
-            let value = try weights.tensor(name), target = parameters[name]!
+        for (name, key) in stored {
+            let value = try weights.tensor(name), target = parameters[key]!
             guard value.shape == target.shape else { throw RecipeError("\(file.path): \(name) is \(value.shape), the model has \(target.shape)") }
             value.withUnsafeBufferPointer { src in target.withUnsafeMutableBufferPointer { dst in _ = dst.update(from: src) } }
         }
         log("loaded \(weights.names.count) weights from \(file.path)")
+    }
+
+    /// Projector files of LLaVA (`mm_projector.bin` as safetensors: `model.mm_projector.0.weight`, …)
+    /// and of transformers (`multi_modal_projector.linear_1.weight`, …) load into the image connector,
+    /// so a stage can start from a projector trained elsewhere (`init_from`).
+    var projectorMapping: KeyMapping {
+        let target = "modalities.image.connector."
+        var renames: [(from: String, to: String)] = []
+        for prefix in ["model.mm_projector.", "mm_projector.", "model.multi_modal_projector.", "multi_modal_projector."] {
+            renames += (1...8).map { ("\(prefix)linear_\($0).", "\(target)\(2 * ($0 - 1)).") }
+            renames.append((prefix, target))
+        }
+        return KeyMapping(renames: renames)
     }
 
     func runStage(_ stage: StageRecipe) throws {
