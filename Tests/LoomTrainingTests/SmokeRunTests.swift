@@ -136,6 +136,38 @@ final class SmokeRunTests: XCTestCase {
         }
     }
 
+    /// A checkpoint corrupted on disk fails its checksum; --resume falls back to the previous good
+    /// one and still ends bit-identical to an uninterrupted run.
+    func testResumeSkipsACorruptedCheckpoint() throws {
+        let overrides = ["stages.0.epochs=null", "stages.0.steps=6", "stages.0.save_every=2", "stages.0.keep_last=2"]
+        let full = temporaryRun(), broken = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: full); try? FileManager.default.removeItem(at: broken) }
+        let reference = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: overrides), directory: full)
+        reference.log = { _ in }
+        try reference.train(onlyStage: "align")
+
+        let first = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: overrides), directory: broken)
+        first.log = { _ in }
+        first.afterStep = { _, step in if step == 5 { throw Interrupted() } }
+        XCTAssertThrowsError(try first.train(onlyStage: "align"))
+        let stage = broken.appendingPathComponent("align")
+        XCTAssertEqual(try Checkpoint.completeCheckpoints(in: stage).map(\.step), [2, 4])
+        // Flip one byte of the newest checkpoint's weights.
+        let weights = stage.appendingPathComponent("checkpoint-4/trainable.safetensors")
+        var bytes = try Data(contentsOf: weights)
+        bytes[bytes.count - 3] ^= 0xFF
+        try bytes.write(to: weights)
+        XCTAssertNotNil(Checkpoint.verify(stage.appendingPathComponent("checkpoint-4")))
+        XCTAssertNil(Checkpoint.verify(stage.appendingPathComponent("checkpoint-2")))
+
+        let second = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: overrides), directory: broken)
+        second.log = { _ in }
+        try second.train(onlyStage: "align", resume: true)
+        let a = try SafetensorsFile(path: full.appendingPathComponent("align/final/trainable.safetensors").path)
+        let b = try SafetensorsFile(path: broken.appendingPathComponent("align/final/trainable.safetensors").path)
+        for name in a.names { XCTAssertEqual(try a.tensor(name).scalars, try b.tensor(name).scalars, name) }
+    }
+
     struct Interrupted: Error {}
 
     func testResumeAfterAnInterruptionIsBitIdentical() throws {

@@ -56,6 +56,9 @@ public enum Checkpoint {
     public static let optimizerFile = "optimizer.safetensors"
     public static let stateFile = "state.json"
     public static let recipeFile = "recipe.yaml"
+    /// FNV-1a 64 checksum of every other file, written last: a checkpoint whose files no longer match
+    /// (corrupted on disk) is not resumed from.
+    public static let manifestFile = "manifest.json"
 
     public static func name(step: Int) -> String { "checkpoint-\(step)" }
 
@@ -73,6 +76,11 @@ public enum Checkpoint {
         encoder.outputFormatting = [.sortedKeys]
         try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
         try writeSynced(Data(recipeText.utf8), to: temporary.appendingPathComponent(recipeFile))
+        var sums: [String: String] = [:]
+        for name in [weightsFile, optimizerFile, stateFile, recipeFile] {
+            sums[name] = try checksum(temporary.appendingPathComponent(name))
+        }
+        try writeSynced(try encoder.encode(sums), to: temporary.appendingPathComponent(manifestFile))
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         guard rename(temporary.path, final.path) == 0 else {
             throw RecipeError("cannot move checkpoint into place at \(final.path): \(String(cString: strerror(errno)))")
@@ -92,6 +100,29 @@ public enum Checkpoint {
             guard FileManager.default.fileExists(atPath: url.appendingPathComponent(stateFile).path) else { return nil }
             return (step, url)
         }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Whether every file of a checkpoint still matches its manifest; the reason when not.
+    public static func verify(_ checkpoint: URL) -> String? {
+        guard let data = try? Data(contentsOf: checkpoint.appendingPathComponent(manifestFile)),
+              let sums = try? JSONDecoder().decode([String: String].self, from: data) else {
+            return "no readable \(manifestFile)"
+        }
+        for (name, expected) in sums.sorted(by: { $0.key < $1.key }) {
+            guard let actual = try? checksum(checkpoint.appendingPathComponent(name)) else { return "\(name) is missing" }
+            if actual != expected { return "\(name) does not match its checksum" }
+        }
+        return nil
+    }
+
+    /// FNV-1a 64 of a file's bytes, in hex.
+    static func checksum(_ url: URL) throws -> String {
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        data.withUnsafeBytes { bytes in
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        return String(hash, radix: 16)
     }
 
     public static func readState(_ checkpoint: URL) throws -> TrainingState {

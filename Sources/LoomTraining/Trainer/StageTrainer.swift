@@ -66,7 +66,17 @@ public final class StageTrainer {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(".") && name.contains(".partial-") {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
-        guard let newest = try Checkpoint.completeCheckpoints(in: directory).last else { return nil }
+        // The newest checkpoint whose files match their checksums; a corrupted one is passed over.
+        var chosen: (step: Int, url: URL)?
+        for candidate in try Checkpoint.completeCheckpoints(in: directory).reversed() {
+            if let problem = Checkpoint.verify(candidate.url) {
+                FileHandle.standardError.write(Data("warning: not resuming from \(candidate.url.path): \(problem); trying an older checkpoint\n".utf8))
+                continue
+            }
+            chosen = candidate
+            break
+        }
+        guard let newest = chosen else { return nil }
         let weights = try SafetensorsFile(path: newest.url.appendingPathComponent(Checkpoint.weightsFile).path)
         let parameters = Dictionary(model.trainableParameters.map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         let stored = Set(weights.names)
