@@ -15,6 +15,7 @@ struct RuntimeOptions: ParsableArguments {
     var threads: Int?
 
     func apply() throws {
+        try BLAS.checkAvailable()
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
             Threads.setCount(threads)

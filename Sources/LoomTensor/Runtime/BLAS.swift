@@ -20,6 +20,14 @@ public enum BLAS {
 
     public static func ensureLoaded() { _ = loaded }
 
+    /// Throws (instead of stopping the process) when OpenBLAS cannot be loaded; programs call this
+    /// at start-up so that a missing library is a clear error, not a crash in the first GEMM.
+    public static func checkAvailable() throws {
+        if loom_blas_load() != 0 {
+            throw TensorError(loom_blas_error().map { String(cString: $0) } ?? "OpenBLAS could not be loaded")
+        }
+    }
+
     public struct Info: Codable, Sendable {
         public var library: String
         public var coreName: String
