@@ -255,11 +255,11 @@ extension CLIPVisionModel {
     /// Loads a `clip_vision_model` or `clip` folder (config.json plus model.safetensors or shards),
     /// either layout, strictly: every tower weight with its shape, the rest ignored by name only.
     public static func load(directory: String) throws -> CLIPVisionModel {
-        let configURL = URL(fileURLWithPath: directory).appendingPathComponent("config.json")
-        let model = CLIPVisionModel(try CLIPVisionConfig.decode(from: configURL))
-        let source = try ShardedSafetensors(directory: directory)
-        let layout = try KeyLayout(storedKeys: source.names, source: directory)
-        try model.load(from: source, mapping: layout.keyMapping, description: directory)
+        let folder = try PretrainedFolder(directory)
+        let model = CLIPVisionModel(try CLIPVisionConfig.decode(from: folder.configURL))
+        let weights = try folder.weights()
+        let layout = try KeyLayout(storedKeys: weights.names, source: directory)
+        try model.load(from: weights, mapping: layout.keyMapping, description: directory)
         return model
     }
 }

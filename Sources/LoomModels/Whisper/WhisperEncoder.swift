@@ -148,11 +148,11 @@ extension WhisperEncoder {
     /// Loads the encoder of a `whisper` folder (config.json plus model.safetensors or shards), either
     /// layout, strictly: every encoder weight with its shape, the decoder and head ignored by name.
     public static func load(directory: String) throws -> WhisperEncoder {
-        let configURL = URL(fileURLWithPath: directory).appendingPathComponent("config.json")
-        let encoder = WhisperEncoder(try WhisperConfig.decode(from: configURL))
-        let source = try ShardedSafetensors(directory: directory)
-        let layout = try KeyLayout(storedKeys: source.names, source: directory)
-        try encoder.load(from: source, mapping: layout.keyMapping, description: directory)
+        let folder = try PretrainedFolder(directory)
+        let encoder = WhisperEncoder(try WhisperConfig.decode(from: folder.configURL))
+        let weights = try folder.weights()
+        let layout = try KeyLayout(storedKeys: weights.names, source: directory)
+        try encoder.load(from: weights, mapping: layout.keyMapping, description: directory)
         return encoder
     }
 }
