@@ -42,17 +42,18 @@ public struct Responder {
             throw RecipeError("the prompt has \(expanded.items.count) placeholders for \(media.values.reduce(0, { $0 + $1.count })) media files")
         }
         let batch = collator.collate([expanded], sampleIds: ["prompt"], inputs: inputs)
+        // The template's end-of-turn tokens, unless the caller chose its own.
+        var options = self.options
+        if options.stopTokens == nil {
+            options.stopTokens = template == .chatml ? [tokenizer.tokenToId("<|im_end|>"), tokenizer.eosTokenId].compactMap { $0 }
+                : tokenizer.eosTokenId.map { [$0] } ?? []
+        }
         let tokens = try withoutGradients { () -> [Int] in
             let mediaInputs = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
             let embeddings = try run.model.inputEmbeddings(inputIds: batch.inputIds, media: mediaInputs)
-            var options = self.options
-            if options.stopTokens == nil {
-                options.stopTokens = template == .chatml ? [tokenizer.tokenToId("<|im_end|>"), tokenizer.eosTokenId].compactMap { $0 }
-                    : tokenizer.eosTokenId.map { [$0] } ?? []
-            }
             return try Generation.generate(run.model.languageModel, promptEmbeddings: embeddings, options: options)[0]
         }
-        let stops = Set(options.stopTokens ?? [tokenizer.eosTokenId, tokenizer.tokenToId("<|im_end|>")].compactMap { $0 })
+        let stops = Set(options.stopTokens ?? [])
         var text = tokenizer.decode(tokens.filter { !stops.contains($0) }, skipSpecialTokens: true)
         if template == .plain, let newline = text.firstIndex(of: "\n") { text = String(text[..<newline]) }  // a caption is one line
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
