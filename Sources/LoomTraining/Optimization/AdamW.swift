@@ -49,19 +49,12 @@ public final class AdamW: Optimizer {
     }
 
     public func step() {
-        var flatIndex = 0
-        for (groupIndex, group) in parameterGroups.enumerated() {
-            let lr = learningRates[groupIndex]
-            for parameter in group.parameters {
-                defer { flatIndex += 1 }
-                guard let grad = parameter.grad else { continue }
-                OptimizerSupport.checkGradient(grad, of: parameter, optimizer: "AdamW")
-                var state = states[flatIndex] ?? ParameterState(
-                    step: 0, expAvg: Tensor(zeros: parameter.shape), expAvgSq: Tensor(zeros: parameter.shape))
-                state.step += 1
-                update(parameter, grad: grad, state: state, lr: lr, weightDecay: group.weightDecay)
-                states[flatIndex] = state
-            }
+        OptimizerSupport.forEachGradient(of: self, name: "AdamW") { parameter, grad, group, lr, flatIndex in
+            var state = states[flatIndex] ?? ParameterState(
+                step: 0, expAvg: Tensor(zeros: parameter.shape), expAvgSq: Tensor(zeros: parameter.shape))
+            state.step += 1
+            update(parameter, grad: grad, state: state, lr: lr, weightDecay: group.weightDecay)
+            states[flatIndex] = state
         }
     }
 

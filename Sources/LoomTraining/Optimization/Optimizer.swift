@@ -62,6 +62,22 @@ enum OptimizerSupport {
     }
 
     /// Gradients come from `backward()` contiguous and parameter-shaped; anything else is a caller's bug.
+    /// Visits every parameter that has a gradient (checked), with its group, the group's current
+    /// learning rate and its flat index — the walk every optimizer's `step()` makes.
+    static func forEachGradient(of optimizer: any Optimizer, name: String,
+                                _ body: (_ parameter: Tensor, _ grad: Tensor, _ group: ParameterGroup, _ lr: Double, _ flatIndex: Int) -> Void) {
+        var flatIndex = 0
+        for (groupIndex, group) in optimizer.parameterGroups.enumerated() {
+            let lr = optimizer.learningRates[groupIndex]
+            for parameter in group.parameters {
+                defer { flatIndex += 1 }
+                guard let grad = parameter.grad else { continue }
+                checkGradient(grad, of: parameter, optimizer: name)
+                body(parameter, grad, group, lr, flatIndex)
+            }
+        }
+    }
+
     static func checkGradient(_ grad: Tensor, of parameter: Tensor, optimizer: String) {
         precondition(grad.shape == parameter.shape && grad.isContiguous,
                      "\(optimizer): gradient \(describe(grad.shape)) (strides \(describe(grad.strides))) for parameter \(parameter.name ?? "?") \(describe(parameter.shape))")

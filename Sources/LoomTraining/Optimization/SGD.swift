@@ -39,18 +39,11 @@ public final class SGD: Optimizer {
     }
 
     public func step() {
-        var flatIndex = 0
-        for (groupIndex, group) in parameterGroups.enumerated() {
-            let lr = learningRates[groupIndex]
-            for parameter in group.parameters {
-                defer { flatIndex += 1 }
-                guard let grad = parameter.grad else { continue }
-                OptimizerSupport.checkGradient(grad, of: parameter, optimizer: "SGD")
-                let isFirst = momentumBuffers[flatIndex] == nil
-                let buffer = momentum != 0 ? (momentumBuffers[flatIndex] ?? Tensor(zeros: parameter.shape)) : nil
-                update(parameter, grad: grad, buffer: buffer, isFirstUpdate: isFirst, lr: lr, weightDecay: group.weightDecay)
-                if let buffer { momentumBuffers[flatIndex] = buffer }
-            }
+        OptimizerSupport.forEachGradient(of: self, name: "SGD") { parameter, grad, group, lr, flatIndex in
+            let isFirst = momentumBuffers[flatIndex] == nil
+            let buffer = momentum != 0 ? (momentumBuffers[flatIndex] ?? Tensor(zeros: parameter.shape)) : nil
+            update(parameter, grad: grad, buffer: buffer, isFirstUpdate: isFirst, lr: lr, weightDecay: group.weightDecay)
+            if let buffer { momentumBuffers[flatIndex] = buffer }
         }
     }
 
