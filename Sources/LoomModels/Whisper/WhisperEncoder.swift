@@ -121,6 +121,8 @@ extension WhisperEncoder {
         case conditionalGeneration
         /// WhisperModel: `encoder.*`, plus `decoder.*`.
         case bare
+        /// WhisperEncoder saved on its own (`WhisperEncoder.save_pretrained`): `conv1.*`, `layers.*`, …
+        case encoderOnly
 
         /// Anchored renames onto the encoder's own keys; the decoder and head are ignored by name.
         public var keyMapping: KeyMapping {
@@ -130,6 +132,8 @@ extension WhisperEncoder {
                                   ignored: [.prefix("model.decoder."), .exact("proj_out.weight")])
             case .bare:
                 return KeyMapping(renames: [("encoder.", "")], ignored: [.prefix("decoder.")])
+            case .encoderOnly:
+                return KeyMapping()
             }
         }
 
@@ -139,8 +143,10 @@ extension WhisperEncoder {
                 self = .conditionalGeneration
             } else if storedKeys.contains(where: { $0.hasPrefix("encoder.") }) {
                 self = .bare
+            } else if storedKeys.contains("conv1.weight") {
+                self = .encoderOnly
             } else {
-                throw CheckpointError("\(source): no Whisper encoder weights: expected keys under model.encoder. (WhisperForConditionalGeneration) or encoder. (WhisperModel)")
+                throw CheckpointError("\(source): no Whisper encoder weights: expected keys under model.encoder. (WhisperForConditionalGeneration), encoder. (WhisperModel) or conv1.weight, layers.* (WhisperEncoder)")
             }
         }
     }

@@ -11,6 +11,9 @@ public struct Recipe: Decodable {
     public var languageModel: String
     /// Folder holding tokenizer.json (default: the language model's folder).
     public var tokenizer: String?
+    /// `pretrained` (default) loads the language model's weights; `random` builds it from its
+    /// config.json with fresh weights (pretraining a language model from scratch).
+    public var languageModelInit: LanguageModelInit
     public var modalities: [String: ModalityRecipe]
     public var data: DataRecipe
     public var stages: [StageRecipe]
@@ -20,14 +23,21 @@ public struct Recipe: Decodable {
     public internal(set) var overrides: [String] = []
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case languageModel = "language_model", tokenizer, modalities, data, stages
+        case languageModel = "language_model", tokenizer, languageModelInit = "language_model_init", modalities, data, stages
     }
+
+    public enum LanguageModelInit: String, Decodable, CaseIterable { case pretrained, random }
 
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         languageModel = try c.decode(String.self, forKey: .languageModel)
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
+        let initName = try c.decodeIfPresent(String.self, forKey: .languageModelInit) ?? "pretrained"
+        guard let languageModelInit = LanguageModelInit(rawValue: initName) else {
+            throw RecipeError("language_model_init must be pretrained or random, got \"\(initName)\"")
+        }
+        self.languageModelInit = languageModelInit
         modalities = try c.decodeIfPresent([String: ModalityRecipe].self, forKey: .modalities) ?? [:]
         data = try c.decodeIfPresent(DataRecipe.self, forKey: .data) ?? DataRecipe()
         stages = try c.decode([StageRecipe].self, forKey: .stages)

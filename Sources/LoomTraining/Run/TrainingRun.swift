@@ -27,7 +27,15 @@ public final class TrainingRun {
         self.recipe = recipe
         self.directory = directory
         recipeText = (try? String(contentsOfFile: recipe.source, encoding: .utf8)) ?? ""
-        let lm = try LlamaForCausalLM.load(directory: recipe.languageModel)
+        let lm: LlamaForCausalLM
+        switch recipe.languageModelInit {
+        case .pretrained:
+            lm = try LlamaForCausalLM.load(directory: recipe.languageModel)
+        case .random:
+            lm = try LlamaForCausalLM(try PretrainedFolder(recipe.languageModel).config(LlamaConfig.self))
+            var rng = RandomGenerator(seed: recipe.stages[0].seed &+ 0x5EED)
+            lm.initializeParameters(std: 0.02, generator: &rng)
+        }
         tokenizer = try Tokenizer(directory: URL(fileURLWithPath: recipe.tokenizer ?? recipe.languageModel))
         var bindings: [ModalityBinding] = []
         var processors: [String: DataLoader.MediaLoader] = [:]
