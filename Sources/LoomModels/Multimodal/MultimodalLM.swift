@@ -8,6 +8,9 @@ import LoomTensor
 public final class MultimodalLM: Module {
     public let languageModel: LlamaForCausalLM
     public private(set) var modalities: [ModalityBinding]
+    /// Modalities whose connector outputs are replaced by zeros (an ablation: how much do the
+    /// adapters matter?). Empty in training.
+    public var zeroedModalities: Set<String> = []
 
     public init(languageModel: LlamaForCausalLM, modalities: [ModalityBinding] = []) {
         self.languageModel = languageModel
@@ -31,7 +34,8 @@ public final class MultimodalLM: Module {
             guard let binding = modality(item.name) else {
                 throw ModalityError("the batch has \(item.name) inputs but the model has no \(item.name) modality (it has: \(modalities.map(\.name).joined(separator: ", ")))")
             }
-            let tokens = try binding.embed(item.inputs)                           // [I, M, D]
+            var tokens = try binding.embed(item.inputs)                           // [I, M, D]
+            if zeroedModalities.contains(item.name) { tokens = Tensor(zeros: tokens.shape) }
             let rows = tokens.reshaped([-1, d])
             guard rows.shape[0] == item.slots.count else {
                 throw ModalityError("\(item.name): the connector made \(rows.shape[0]) tokens for \(item.slots.count) slots (inputs \(describe(item.inputs.shape)))")
