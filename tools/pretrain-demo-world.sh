@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates the demo world's three frozen foundation models in checkpoints/ from scratch, with Loom
+# only: the data (pretraining split), the tokenizer, the vision tower, the audio encoder and the
+# language model. About 15 minutes on 2 cores.
+#   bash tools/pretrain-demo-world.sh [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed="${1:-0}"
+swift build -c release --product loom >/dev/null
+loom=.build/release/loom
+data=data/demo-world
+
+$loom make-demo-data --output "$data" --seed "$seed" --splits pretrain
+$loom train-tokenizer --input "$data/pretrain/tokenizer_corpus.txt" --vocab-size 512 --output "$data/tokenizer"
+$loom pretrain recipes/pretrain/vision_tower.yaml --output checkpoints/demo-vision-tower
+$loom pretrain recipes/pretrain/audio_encoder.yaml --output checkpoints/demo-audio-encoder
+rm -rf runs/pretrain-language-model
+$loom train recipes/pretrain/language_model.yaml --output runs/pretrain-language-model
+rm -rf checkpoints/demo-language-model
+cp -r runs/pretrain-language-model/pretrain/final/language_model checkpoints/demo-language-model
+cp runs/pretrain-language-model/pretrain/final/loss.png checkpoints/demo-language-model/loss.png
+$loom eval runs/pretrain-language-model --stage pretrain --max-samples 300 --output checkpoints/demo-language-model/evaluation.json
+echo "checkpoints regenerated; model cards: checkpoints/demo-*/README.md"
