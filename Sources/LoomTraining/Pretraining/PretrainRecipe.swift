@@ -22,6 +22,8 @@ public struct PretrainRecipe: Decodable {
     /// Training and held-out files (the demo world's pretrain/vision.json or pretrain/speech.json).
     public var train: String
     public var eval: String?
+    /// Folder media paths are relative to (default: the folder of each data file).
+    public var mediaRoot: String?
     /// Samples of `train` held out for evaluation when `eval` is not given.
     public var evalSamples: Int
     public var steps: Int
@@ -37,9 +39,16 @@ public struct PretrainRecipe: Decodable {
     public var name: String
     public internal(set) var source: String = ""
 
+    /// A media path of a sample in `file`, made absolute.
+    func mediaPath(_ path: String, in file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let root = mediaRoot.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: file).deletingLastPathComponent()
+        return root.appendingPathComponent(path).path
+    }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case task, modelConfig = "model_config", preprocessorConfig = "preprocessor_config", train, eval
-        case evalSamples = "eval_samples", steps, batchSize = "batch_size", learningRate = "learning_rate"
+        case mediaRoot = "media_root", evalSamples = "eval_samples", steps, batchSize = "batch_size", learningRate = "learning_rate"
         case warmupRatio = "warmup_ratio", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm"
         case evalEvery = "eval_every", logEvery = "log_every", seed, name
     }
@@ -56,6 +65,7 @@ public struct PretrainRecipe: Decodable {
         preprocessorConfig = try c.decode(String.self, forKey: .preprocessorConfig)
         train = try c.decode(String.self, forKey: .train)
         eval = try c.decodeIfPresent(String.self, forKey: .eval)
+        mediaRoot = try c.decodeIfPresent(String.self, forKey: .mediaRoot)
         evalSamples = try c.decodeIfPresent(Int.self, forKey: .evalSamples) ?? 300
         steps = try c.decode(Int.self, forKey: .steps)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 32
@@ -88,6 +98,7 @@ public struct PretrainRecipe: Decodable {
             recipe.preprocessorConfig = resolve(recipe.preprocessorConfig)
             recipe.train = resolve(recipe.train)
             recipe.eval = recipe.eval.map(resolve)
+            recipe.mediaRoot = recipe.mediaRoot.map(resolve)
             return recipe
         } catch let error as RecipeError {
             throw RecipeError("\(path): \(error.description)")
