@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LoomTensor
 
 @main
@@ -15,6 +16,7 @@ struct RuntimeOptions: ParsableArguments {
     var threads: Int?
 
     func apply() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines reach a log file or a pipe as they are printed
         try BLAS.checkAvailable()
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
