@@ -58,11 +58,14 @@ func stacked(_ items: [Tensor]) -> Tensor {
 }
 
 /// Splits a data file into training and held-out samples: the eval file when given, else the last
-/// `evalSamples` of the training file.
-func split<T>(_ train: [T], eval: [T]?, evalSamples: Int) throws -> (train: [T], eval: [T]) {
+/// `evalSamples` of the training file, with every training sample that shares a media file with a
+/// held-out one dropped (a clip spoken twice must not be both trained on and scored).
+func split<T>(_ train: [T], eval: [T]?, evalSamples: Int, media: (T) -> String) throws -> (train: [T], eval: [T]) {
     if let eval { return (train, eval) }
     guard train.count > evalSamples else { throw RecipeError("\(train.count) samples cannot spare \(evalSamples) for evaluation") }
-    return (Array(train.dropLast(evalSamples)), Array(train.suffix(evalSamples)))
+    let heldOut = Array(train.suffix(evalSamples))
+    let heldOutMedia = Set(heldOut.map(media))
+    return (train.dropLast(evalSamples).filter { !heldOutMedia.contains(media($0)) }, heldOut)
 }
 
 /// Accuracy of argmax(logits) [N, C] against targets, counting only rows where `include` holds.

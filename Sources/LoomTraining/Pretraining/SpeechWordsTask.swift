@@ -5,18 +5,25 @@ import LoomModels
 import LoomNN
 import LoomTensor
 
-/// Pretrains a Whisper encoder on spoken sentences: from the mean of its output frames, one head per
-/// word position predicts the word there (or the end of the sentence). A frozen encoder trained this
-/// way carries the words spoken, in order, for the connector to hand to the language model.
+/// Pretrains a Whisper encoder on spoken sentences: one learned query per word position attends over
+/// the encoder's output frames, and a shared head reads the word there (or the end of the sentence)
+/// from what it gathered. The frames must therefore say, locally, which word is spoken where: a
+/// frozen encoder trained this way hands the words, in order, to the connector. Clips are shifted by
+/// up to `maxShiftFrames` in training (silence in front), so words are not tied to fixed frames.
 final class SpeechWordsTask: PretrainTask {
     struct Sample {
+        var media: String
         var features: Tensor      // [M, F]
         var words: [Int]          // per position; 0 = end of sentence
     }
 
     final class Heads: Module {
+        @Parameter var queries: Tensor   // [positions, D]
         @Child var words: Linear
-        init(dim: Int, positions: Int, vocabulary: Int) { words = Linear(dim, positions * vocabulary) }
+        init(dim: Int, positions: Int, vocabulary: Int) {
+            queries = Tensor(zeros: [positions, dim])
+            words = Linear(dim, vocabulary)
+        }
     }
 
     final class Bundle: Module {
@@ -33,6 +40,7 @@ final class SpeechWordsTask: PretrainTask {
     let vocabulary: [String]
     let positions: Int
     let trainSamples: [Sample], evalSamples: [Sample]
+    var shiftGenerator: RandomGenerator
 
     var encoder: Module { whisper }
     var trainable: Module { bundle }
@@ -70,17 +78,21 @@ final class SpeechWordsTask: PretrainTask {
             var ids = Self.words(text).map { index[$0] ?? -100 }   // a word never heard in training is not scored
             ids = Array(ids.prefix(positions - 1))
             ids += [Int](repeating: 0, count: positions - ids.count)
-            return Sample(features: try extractor.features(path: path, frames: config.inputFrames), words: ids)
+            return Sample(media: path, features: try extractor.features(path: path, frames: config.inputFrames), words: ids)
         }
         log("speech pretraining: log-mel features of \(trainRecords.count + (evalRecords?.count ?? 0)) clips")
         let trainAll = try parallelMap(trainRecords.count) { try decode(trainRecords[$0], file: recipe.train) }
         let evalAll = try evalRecords.map { records in try parallelMap(records.count) { try decode(records[$0], file: recipe.eval!) } }
-        (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples)
+        (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples, media: \.media)
         whisper = WhisperEncoder(config)
         heads = Heads(dim: config.dModel, positions: positions, vocabulary: vocabulary.count)
         bundle = Bundle(encoder: whisper, heads: heads)
+        shiftGenerator = RandomGenerator(seed: recipe.seed &+ 0x5A1F)
         var rng = RandomGenerator(seed: recipe.seed)
         bundle.initializeParameters(std: 0.02, generator: &rng)
+        // Queries start at unit scale so attention is not uniform from the start.
+        let queries = rng.normal(count: heads.queries.count)
+        heads.queries.withUnsafeMutableBufferPointer { buffer in for i in 0..<queries.count { buffer[i] = queries[i] } }
         // Whisper's position embeddings are fixed sinusoids (transformers never trains them).
         let table = Self.sinusoids(length: config.maxSourcePositions, channels: config.dModel)
         whisper.embedPositions.weight.withUnsafeMutableBufferPointer { buffer in for i in 0..<table.count { buffer[i] = table[i] } }
@@ -104,15 +116,35 @@ final class SpeechWordsTask: PretrainTask {
         return table
     }
 
-    func logits(_ samples: [Sample]) throws -> Tensor {
-        let h = try whisper(stacked(samples.map(\.features)))                         // [B, P, D]
-        let pooled = mean(h, axis: 1)                                                   // [B, D]
-        return heads.words(pooled).reshaped([samples.count * positions, vocabulary.count])
+    func logits(_ samples: [Sample], shifts: [Int]? = nil) throws -> Tensor {
+        let features = shifts.map { zip(samples, $0).map { Self.shifted($0.features, by: $1) } } ?? samples.map(\.features)
+        let h = try whisper(stacked(features))                                          // [B, P, D]
+        let d = h.shape[2]
+        let scores = matmul(heads.queries, h.transposed(1, 2)) * (1 / Float(d).squareRoot())  // [B, L, P]
+        let gathered = matmul(softmax(scores, axis: -1), h)                             // [B, L, D]
+        return heads.words(gathered).reshaped([samples.count * positions, vocabulary.count])
     }
+
+    /// Frames moved `k` later, the first k filled with the clip's last frame (the padding silence).
+    static func shifted(_ features: Tensor, by k: Int) -> Tensor {
+        guard k > 0 else { return features }
+        let (m, f) = (features.shape[0], features.shape[1])
+        let x = features.scalars
+        var y = [Float](repeating: 0, count: x.count)
+        for row in 0..<m {
+            let silence = x[row * f + f - 1]
+            for t in 0..<f { y[row * f + t] = t < k ? silence : x[row * f + t - k] }
+        }
+        return Tensor(shape: [m, f], scalars: y)
+    }
+
+    /// Up to half a second of leading silence.
+    var maxShiftFrames: Int { whisper.config.inputFrames / 10 }
 
     func loss(_ indices: [Int]) throws -> Tensor {
         let batch = indices.map { trainSamples[$0] }
-        return try crossEntropy(logits: logits(batch), targets: IntTensor(batch.flatMap(\.words)))
+        let shifts = indices.map { _ in shiftGenerator.int(below: maxShiftFrames + 1) }
+        return try crossEntropy(logits: logits(batch, shifts: shifts), targets: IntTensor(batch.flatMap(\.words)))
     }
 
     func evaluate() throws -> [String: Double] {
@@ -153,6 +185,6 @@ final class SpeechWordsTask: PretrainTask {
     var cardDescription: [String] {
         let c = whisper.config
         return ["Whisper encoder (transformers `WhisperEncoder`, model_type `whisper`, encoder weights only): \(c.numMelBins) mel bins, \(c.inputFrames) input frames, d_model \(c.dModel), \(c.encoderLayers) layers, \(c.encoderAttentionHeads) heads, FFN \(c.encoderFfnDim), \(whisper.parameterCount) parameters.",
-                "Objective: from the mean of the output frames, one linear head per word position (\(positions) positions) predicts the word spoken there among \(vocabulary.count - 1) words, or the end of the sentence. The heads are not part of the published weights."]
+                "Objective: one learned query per word position (\(positions) positions) attends over the output frames; a shared linear head reads the word spoken there among \(vocabulary.count - 1) words, or the end of the sentence. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The heads are not part of the published weights."]
     }
 }

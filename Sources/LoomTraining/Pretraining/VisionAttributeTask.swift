@@ -11,6 +11,7 @@ import LoomTensor
 /// position-aware description of the scene to the connector.
 final class VisionAttributeTask: PretrainTask {
     struct Sample {
+        var media: String
         var pixels: Tensor
         var shape: [Int], colour: [Int], size: [Int]   // per patch; 0 = no object
         var count: Int
@@ -83,7 +84,7 @@ final class VisionAttributeTask: PretrainTask {
             }
             let path = recipe.mediaPath(image, in: file)
             let patches = grid * grid
-            var sample = Sample(pixels: try processor.process(path: path), shape: .init(repeating: 0, count: patches),
+            var sample = Sample(media: path, pixels: try processor.process(path: path), shape: .init(repeating: 0, count: patches),
                                 colour: .init(repeating: 0, count: patches), size: .init(repeating: 0, count: patches), count: objects.count)
             // The world's grid may be coarser than the patch grid only when equal (checked above).
             for o in objects {
@@ -100,7 +101,7 @@ final class VisionAttributeTask: PretrainTask {
         log("vision pretraining: decoding \(trainRecords.count + (evalRecords?.count ?? 0)) images")
         let trainAll = try parallelMap(trainRecords.count) { try decode(trainRecords[$0], file: recipe.train) }
         let evalAll = try evalRecords.map { records in try parallelMap(records.count) { try decode(records[$0], file: recipe.eval!) } }
-        (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples)
+        (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples, media: \.media)
         tower = CLIPVisionModel(config)
         heads = Heads(dim: config.hiddenSize, shapes: shapes.count, colours: colours.count, sizes: sizes.count, grid: grid, maxCount: maxCount)
         bundle = Bundle(tower: tower, heads: heads)

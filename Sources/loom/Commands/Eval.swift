@@ -15,6 +15,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Stage whose template and eval data to use (default: the last finished stage, or the last stage).") var stage: String?
     @Option(help: "Evaluate at most this many samples with generation.") var maxSamples: Int?
     @Option(help: "Tokens generated per answer.") var maxNewTokens = 32
+    @Option(help: "Evaluate this LLaVA JSON/JSONL file instead of the stage's data.eval (repeatable).") var data: [String] = []
     @Option(help: "Write the report (with examples) as JSON here.") var output: String?
     @OptionGroup var runtime: RuntimeOptions
 
@@ -31,8 +32,13 @@ struct Eval: ParsableCommand {
         }
         let recipe = training.recipe
         let name = stage ?? finished?.name ?? recipe.stages.last!.name
-        guard let chosen = recipe.stages.first(where: { $0.name == name }) else {
+        guard var chosen = recipe.stages.first(where: { $0.name == name }) else {
             throw ValidationError("no stage \(name) in \(recipe.source)")
+        }
+        if !data.isEmpty {
+            var files = chosen.data ?? DataRecipe()
+            files.eval = data.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            chosen.data = files
         }
         let report = try Evaluation.run(training, stage: chosen, maxSamples: maxSamples, maxNewTokens: maxNewTokens)
         for example in report.examples.prefix(5) { print("  \(example.id): \"\(example.prediction)\" (reference \"\(example.reference)\")") }
