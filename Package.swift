@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "loom", targets: ["loom"]),
         .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
-                                         "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData"]),
+                                         "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData", "LoomWorld", "LoomDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +38,10 @@ let package = Package(
                 dependencies: ["LoomTensor", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
                                "LoomTokenizer", "LoomImages", "LoomAudio", "CPNG", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
+        // The synthetic demo world (`loom make-demo-data`): scenes of shapes, captions, questions, speech.
+        .target(name: "LoomWorld", dependencies: ["LoomImages", "LoomAudio", "CPNG"], swiftSettings: fast),
+        // `loom demo`: both LLaVA stages on the demo world, scored on its held-out test set.
+        .target(name: "LoomDemo", dependencies: ["LoomWorld", "LoomTraining", "LoomData", "LoomModels", "LoomTensor"], swiftSettings: v5),
         // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
         .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
                 swiftSettings: v5),
@@ -45,7 +49,7 @@ let package = Package(
             name: "loom",
             dependencies: [
                 "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
-                "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData",
+                "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData", "LoomWorld", "LoomDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),

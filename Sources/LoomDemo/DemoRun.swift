@@ -148,7 +148,7 @@ public final class DemoRun {
     func scoreAnswers(_ run: TrainingRun, file: String) throws -> (accuracy: Double, items: [AnswerItem]) {
         let extra = try sidecar(file)
         let conversations = try run.readConversations([file], data: run.recipe.data, skipLog: SkipLog())
-        let responder = Responder(run: run, template: run.recipe.stages[1].template, options: GenerationOptions(maxNewTokens: 8))
+        let responder = Responder(run: run, stage: run.recipe.stages[1], options: GenerationOptions(maxNewTokens: 8))
         var items: [AnswerItem] = []
         for conversation in conversations {
             guard let answerIndex = conversation.turns.firstIndex(where: { $0.role == .assistant }) else { continue }
@@ -171,7 +171,7 @@ public final class DemoRun {
     /// caption of another test image.
     func scoreCaptions(_ run: TrainingRun, file: String) throws -> (accuracy: Double, chance: Double, count: Int) {
         let conversations = try run.readConversations([file], data: run.recipe.data, skipLog: SkipLog())
-        let responder = Responder(run: run, template: run.recipe.stages[0].template, options: GenerationOptions(maxNewTokens: 48))
+        let responder = Responder(run: run, stage: run.recipe.stages[0], options: GenerationOptions(maxNewTokens: 48))
         var scores: [Double] = [], truths: [[DemoScoring.Described]] = []
         for conversation in conversations {
             guard let answerIndex = conversation.turns.firstIndex(where: { $0.role == .assistant }) else { continue }
@@ -189,7 +189,7 @@ public final class DemoRun {
     func scoreTranscripts(_ run: TrainingRun, file: String) throws -> Double {
         let extra = try sidecar(file)
         let conversations = try run.readConversations([file], data: run.recipe.data, skipLog: SkipLog())
-        let responder = Responder(run: run, template: run.recipe.stages[0].template, options: GenerationOptions(maxNewTokens: 24))
+        let responder = Responder(run: run, stage: run.recipe.stages[0], options: GenerationOptions(maxNewTokens: 24))
         var scores: [Double] = []
         for conversation in conversations.prefix(100) {
             guard let audio = conversation.media["audio"], let question = extra[conversation.id]?["question"] as? String else { continue }

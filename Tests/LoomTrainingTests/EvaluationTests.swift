@@ -30,10 +30,10 @@ final class EvaluationTests: XCTestCase {
         XCTAssertNotNil(report.evalLoss)
         XCTAssertEqual(report.exactMatchCount, 2)  // short answers ("red", "a square")
         let image = SmokeRunTests.root.appendingPathComponent("Tests/LoomTrainingTests/Fixtures/smoke/images/eval_00.png").path
-        let reply = try Responder(run: reloaded, template: .vicunaV1).reply(to: [.init(from: "human", value: "<image>\nWhat colour is the shape?")],
+        let reply = try Responder(run: reloaded, stage: stage).reply(to: [.init(from: "human", value: "<image>\nWhat colour is the shape?")],
                                                                          media: ["image": [image]])
         XCTAssertFalse(reply.isEmpty)
-        XCTAssertThrowsError(try Responder(run: reloaded, template: .vicunaV1).reply(to: [.init(from: "human", value: "<image> two <image>")],
+        XCTAssertThrowsError(try Responder(run: reloaded, stage: stage).reply(to: [.init(from: "human", value: "<image> two <image>")],
                                                                                   media: ["image": [image]]))
     }
 }

@@ -7,6 +7,9 @@ public struct StageRecipe: Decodable {
     public var name: String
     /// Conversation template: plain (alignment), vicuna_v1 or chatml.
     public var template: ChatTemplate
+    /// The template's system prompt instead of its default (vicuna_v1: "A chat between a curious
+    /// user…"; chatml: "You are a helpful assistant."). The plain template has none.
+    public var systemPrompt: String?
     /// Overrides of the recipe's data section.
     public var data: DataRecipe?
     /// Name patterns of the parameters that train (everything else is frozen), e.g.
@@ -48,7 +51,7 @@ public struct StageRecipe: Decodable {
     public var logEvery: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, template, data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
+        case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
         case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
         case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
@@ -61,6 +64,7 @@ public struct StageRecipe: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .vicunaV1
+        systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt)
         data = try c.decodeIfPresent(DataRecipe.self, forKey: .data)
         trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? []
         lora = try c.decodeIfPresent(LoRARecipe.self, forKey: .lora)

@@ -55,7 +55,7 @@ public enum Evaluation {
         let skipLog = SkipLog()
         var conversations = try run.readConversations(files, data: data, skipLog: skipLog)
         if let maxSamples { conversations = Array(conversations.prefix(maxSamples)) }
-        let responder = Responder(run: run, template: stage.template, options: GenerationOptions(maxNewTokens: maxNewTokens))
+        let responder = Responder(run: run, stage: stage, options: GenerationOptions(maxNewTokens: maxNewTokens))
         var exact: [Bool] = [], captions: [(String, String)] = [], transcripts: [(String, String)] = []
         for conversation in conversations {
             let turns = conversation.turns.drop(while: { $0.role != .user })

@@ -9,11 +9,14 @@ import LoomTokenizer
 public struct Responder {
     public let run: TrainingRun
     public let template: ChatTemplate
+    public let systemPrompt: String?
     public var options: GenerationOptions
 
-    public init(run: TrainingRun, template: ChatTemplate, options: GenerationOptions = GenerationOptions(maxNewTokens: 64)) {
+    /// Answers in `stage`'s template and system prompt, as that stage trained.
+    public init(run: TrainingRun, stage: StageRecipe, options: GenerationOptions = GenerationOptions(maxNewTokens: 64)) {
         self.run = run
-        self.template = template
+        template = stage.template
+        systemPrompt = stage.systemPrompt
         self.options = options
     }
 
@@ -22,7 +25,8 @@ public struct Responder {
     public func reply(to turns: [Conversation.Turn], media: [String: [String]]) throws -> String {
         let tokenizer = run.tokenizer
         let conversations = ConversationTokenizer(template: template, tokenizer: tokenizer, placeholders: run.placeholders,
-                                                  legacy: tokenizer.isLegacy, padTokenId: tokenizer.padTokenId)
+                                                  legacy: tokenizer.isLegacy, systemPrompt: systemPrompt,
+                                                  padTokenId: tokenizer.padTokenId)
         let prompt = try conversations.generationPrompt(turns)
         var tokensPerItem: [String: Int] = [:]
         var inputs: [String: [Tensor]] = [:]

@@ -235,7 +235,8 @@ public final class TrainingRun {
         let strict = data.strict ?? false
         let skipLog = SkipLog()
         let conversations = ConversationTokenizer(template: stage.template, tokenizer: tokenizer, placeholders: placeholders,
-                                                  legacy: tokenizer.isLegacy, padTokenId: tokenizer.padTokenId)
+                                                  legacy: tokenizer.isLegacy, systemPrompt: stage.systemPrompt,
+                                                  padTokenId: tokenizer.padTokenId)
         var tokenized: [TokenizedSample] = []
         for sample in try readConversations(files, data: data, skipLog: skipLog) {
             do {

@@ -21,7 +21,7 @@ struct Chat: ParsableCommand {
     func run() throws {
         try runtime.apply()
         let (training, stage) = try TrainingRun.openFinished(URL(fileURLWithPath: runDirectory))
-        let responder = Responder(run: training, template: stage.template,
+        let responder = Responder(run: training, stage: stage,
                                   options: GenerationOptions(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed))
         var media: [String: [String]] = [:]
         var prefix = ""
