@@ -11,7 +11,10 @@ loom=.build/release/loom
 data=data/demo-world
 
 $loom make-demo-data --output "$data" --seed "$seed" --splits pretrain
-$loom train-tokenizer --input "$data/pretrain/tokenizer_corpus.txt" --vocab-size 512 --output "$data/tokenizer"
+# The tokenizer also learns the chat template's words (system prompt of recipes/pretrain/language_model.yaml).
+system="A chat about pictures of shapes."
+{ cat "$data/pretrain/tokenizer_corpus.txt"; for _ in $(seq 1000); do echo "$system USER: ASSISTANT:"; done; } > "$data/pretrain/tokenizer_corpus_chat.txt"
+$loom train-tokenizer --input "$data/pretrain/tokenizer_corpus_chat.txt" --vocab-size 512 --output "$data/tokenizer"
 $loom pretrain recipes/pretrain/vision_tower.yaml --output checkpoints/demo-vision-tower
 $loom pretrain recipes/pretrain/audio_encoder.yaml --output checkpoints/demo-audio-encoder
 rm -rf runs/pretrain-language-model
