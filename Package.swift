@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "loom", targets: ["loom"]),
         .library(name: "Loom", targets: ["LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
-                                         "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData"]),
+                                         "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData", "LoomWorld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +38,8 @@ let package = Package(
                 dependencies: ["LoomTensor", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
                                "LoomTokenizer", "LoomImages", "LoomAudio", "CPNG", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
+        // The synthetic demo world (`loom make-demo-data`): scenes of shapes, captions, questions, speech.
+        .target(name: "LoomWorld", dependencies: ["LoomImages", "LoomAudio", "CPNG"], swiftSettings: fast),
         // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
         .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
                 swiftSettings: v5),
@@ -45,7 +47,7 @@ let package = Package(
             name: "loom",
             dependencies: [
                 "LoomTensor", "LoomCheckpoint", "LoomNN", "LoomAdapters", "LoomModels", "LoomTraining",
-                "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData",
+                "LoomTokenizer", "LoomImages", "LoomAudio", "LoomData", "LoomWorld",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
@@ -67,6 +69,8 @@ let package = Package(
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "ExampleIMUModalityTests", dependencies: ["ExampleIMUModality", "LoomTraining"], swiftSettings: v5),
+        .testTarget(name: "LoomWorldTests", dependencies: ["LoomWorld", "LoomImages", "LoomAudio", "LoomData"],
+                    swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
     ]

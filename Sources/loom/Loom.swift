@@ -6,7 +6,7 @@ struct Loom: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loom",
         abstract: "LLaVA-style multimodal adapter tuning on the CPU.",
-        subcommands: [Train.self, Eval.self, Chat.self, Export.self, Forward.self, Features.self, Tokenize.self, TrainTokenizer.self, Bench.self, Info.self])
+        subcommands: [Train.self, Eval.self, Chat.self, Export.self, Forward.self, Features.self, Tokenize.self, TrainTokenizer.self, MakeDemoData.self, Bench.self, Info.self])
 }
 
 /// Options every command that computes takes.
