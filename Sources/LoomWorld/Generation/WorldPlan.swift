@@ -1,0 +1,285 @@
+/// One sample of one file: its JSON, and the scene, image, utterance and question behind it.
+public struct PlannedSample: Sendable {
+    public var id: String
+    public var scene: Scene
+    /// `images/NNNNNN.png` when the sample shows its scene.
+    public var imageIndex: Int?
+    /// The spoken text, when the sample has audio.
+    public var utterance: Utterance?
+    /// The question asked, for QA, transcription and speech samples.
+    public var question: Question?
+    public var json: JSONValue
+}
+
+/// One output file (e.g. "stage2/image_qa.json") and its samples, in order.
+public struct PlannedFile: Sendable {
+    public var path: String
+    public var split: DemoSplit
+    public var samples: [PlannedSample]
+}
+
+/// Every file of the world, decided before anything is written. Planning is cheap (no pixels, no
+/// audio), so all files are always planned: image numbers and the test signatures are then the same
+/// whichever splits are written.
+///
+/// Each file draws from its own random stream named by its path; the test scenes come first from
+/// "test/scenes", distinct by signature, and every other file redraws a scene with a test signature.
+public struct WorldPlan: Sendable {
+    public var files: [PlannedFile]
+    /// Signatures of the test split's scenes: no other file has a scene with one of them.
+    public var testSignatures: Set<[ObjectKey]>
+    /// Lines of pretrain/tokenizer_corpus.txt.
+    public var tokenizerCorpus: [String]
+
+    public init(options: DemoWorldOptions) throws {
+        var builder = PlanBuilder(seed: options.seed)
+        // Test scenes first, distinct; the three test files take consecutive slices.
+        var testPool = ScenePool(excluded: [], isDistinct: true)
+        var testRandom = WorldRandom(seed: options.seed, stream: "test/scenes")
+        var testScenes: [Scene] = []
+        for _ in 0..<(options.testQA + options.testSpokenQA + options.testCaptions) {
+            testScenes.append(try testPool.next(&testRandom))
+        }
+        testSignatures = testPool.excluded
+        builder.training = ScenePool(excluded: testSignatures, isDistinct: false)
+
+        let qaEnd = options.testQA, spokenEnd = options.testQA + options.testSpokenQA
+        var corpus = Caption.imagePrompts + [Caption.textPrompt, Caption.transcriptionPrompt]
+        let text = try builder.text("pretrain/text.json", count: options.pretrainText, corpus: &corpus)
+        let eval = options.evalSamples
+        files = [
+            try builder.vision("pretrain/vision.json", count: options.pretrainVisionImages),
+            try builder.speech("pretrain/speech.json", count: options.pretrainSpeech),
+            text,
+            try builder.captions("stage1/captions.json", split: .stage1, scenes: .training(options.stage1Images)),
+            try builder.captions("stage1/captions_eval.json", split: .stage1, scenes: .training(eval)),
+            try builder.transcripts("stage1/transcripts.json", scenes: .training(options.stage1Speech)),
+            try builder.transcripts("stage1/transcripts_eval.json", scenes: .training(eval)),
+            try builder.imageQA("stage2/image_qa.json", split: .stage2, scenes: .training(options.stage2ImageQA)),
+            try builder.imageQA("stage2/image_qa_eval.json", split: .stage2, scenes: .training(eval)),
+            try builder.spokenQA("stage2/spoken_qa.json", split: .stage2, scenes: .training(options.stage2SpokenQA)),
+            try builder.spokenQA("stage2/spoken_qa_eval.json", split: .stage2, scenes: .training(eval)),
+            try builder.imageQA("test/image_qa.json", split: .test, scenes: .given(Array(testScenes[0..<qaEnd]))),
+            try builder.spokenQA("test/spoken_qa.json", split: .test, scenes: .given(Array(testScenes[qaEnd..<spokenEnd]))),
+            try builder.captions("test/captions.json", split: .test, scenes: .given(Array(testScenes[spokenEnd...]))),
+        ]
+        tokenizerCorpus = corpus
+    }
+
+    /// The file at `path` ("stage2/image_qa.json").
+    public func file(_ path: String) -> PlannedFile? { files.first { $0.path == path } }
+}
+
+/// Builds the files one by one; holds the training scene pool and the next image number.
+private struct PlanBuilder {
+    let seed: UInt64
+    var training = ScenePool(excluded: [], isDistinct: false)
+    var nextImage = 0
+    /// The stream scenes are drawn from for the file being built (`trainingScenes`).
+    var sceneRandom: WorldRandom
+
+    init(seed: UInt64) {
+        self.seed = seed
+        sceneRandom = WorldRandom(seed: seed)
+    }
+
+    /// Starts the streams of the file at `path`: returns its text stream and sets its scene stream.
+    mutating func begin(_ path: String) -> WorldRandom {
+        sceneRandom = WorldRandom(seed: seed, stream: path + "#scenes")
+        return WorldRandom(seed: seed, stream: path)
+    }
+
+    /// `count` training scenes from the current file's scene stream.
+    mutating func trainingScenes(_ count: Int) throws -> [Scene] {
+        var scenes: [Scene] = []
+        for _ in 0..<count { scenes.append(try training.next(&sceneRandom)) }
+        return scenes
+    }
+
+    /// The scenes of the file being built (call after `begin`).
+    mutating func scenes(_ source: SceneSource) throws -> [Scene] {
+        switch source {
+        case .training(let count): return try trainingScenes(count)
+        case .given(let scenes): return scenes
+        }
+    }
+
+    mutating func takeImage() -> (Int, JSONValue) {
+        defer { nextImage += 1 }
+        return (nextImage, .string(WorldFormat.imagePath(nextImage)))
+    }
+
+    mutating func vision(_ path: String, count: Int) throws -> PlannedFile {
+        _ = begin(path)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try trainingScenes(count).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let (index, image) = takeImage()
+            samples.append(PlannedSample(id: id, scene: scene, imageIndex: index, json: .object([
+                ("id", .string(id)), ("image", image), ("objects", WorldFormat.objects(scene)),
+            ])))
+        }
+        return PlannedFile(path: path, split: .pretrain, samples: samples)
+    }
+
+    mutating func speech(_ path: String, count: Int) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try trainingScenes(count).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let question = questions.question(for: scene, random: &random)
+            let utterance = SpeechStyle.utterance(question.text, random: &random)
+            samples.append(PlannedSample(id: id, scene: scene, utterance: utterance, question: question, json: .object([
+                ("id", .string(id)), ("audio", .string(utterance.relativePath)), ("text", .string(question.text)),
+            ])))
+        }
+        return PlannedFile(path: path, split: .pretrain, samples: samples)
+    }
+
+    /// Text-only conversations mixed 1:3: a quarter answer a question from a caption
+    /// ("{caption}\n{question}" → answer), the rest caption a scene ("describe a scene." → caption).
+    mutating func text(_ path: String, count: Int, corpus: inout [String]) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        let answering = (count + 2) / 4
+        let isAnswering = random.shuffled(Array(repeating: true, count: answering)
+                                          + Array(repeating: false, count: count - answering))
+        var samples: [PlannedSample] = []
+        for (i, scene) in try trainingScenes(count).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let caption = Caption.text(for: scene)
+            if isAnswering[i] {
+                let question = questions.question(for: scene, random: &random)
+                corpus += [caption, question.text, question.answer]
+                samples.append(PlannedSample(id: id, scene: scene, question: question, json: .object([
+                    ("id", .string(id)),
+                    ("conversations", WorldFormat.conversation(caption + "\n" + question.text, question.answer)),
+                ])))
+            } else {
+                corpus.append(caption)
+                samples.append(PlannedSample(id: id, scene: scene, json: .object([
+                    ("id", .string(id)), ("conversations", WorldFormat.conversation(Caption.textPrompt, caption)),
+                ])))
+            }
+        }
+        return PlannedFile(path: path, split: .pretrain, samples: samples)
+    }
+
+    /// "<image>\n{prompt}" → caption. Test captions also carry "objects".
+    mutating func captions(_ path: String, split: DemoSplit, scenes source: SceneSource) throws -> PlannedFile {
+        var random = begin(path)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try scenes(source).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let (index, image) = takeImage()
+            let prompt = random.element(of: Caption.imagePrompts)
+            var fields: [(String, JSONValue)] = [
+                ("id", .string(id)), ("image", image),
+                ("conversations", WorldFormat.conversation("<image>\n" + prompt, Caption.text(for: scene))),
+            ]
+            if split == .test { fields.append(("objects", WorldFormat.objects(scene))) }
+            samples.append(PlannedSample(id: id, scene: scene, imageIndex: index, json: .object(fields)))
+        }
+        return PlannedFile(path: path, split: split, samples: samples)
+    }
+
+    /// "<audio>\ntranscribe the question." → the question's exact words.
+    mutating func transcripts(_ path: String, scenes source: SceneSource) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try scenes(source).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let question = questions.question(for: scene, random: &random)
+            let utterance = SpeechStyle.utterance(question.text, random: &random)
+            samples.append(PlannedSample(id: id, scene: scene, utterance: utterance, question: question, json: .object([
+                ("id", .string(id)), ("audio", .string(utterance.relativePath)),
+                ("conversations", WorldFormat.conversation("<audio>\n" + Caption.transcriptionPrompt, question.text)),
+            ])))
+        }
+        return PlannedFile(path: path, split: .stage1, samples: samples)
+    }
+
+    /// "<image>\n{question}" → answer. Test samples also carry "kind".
+    mutating func imageQA(_ path: String, split: DemoSplit, scenes source: SceneSource) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try scenes(source).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let (index, image) = takeImage()
+            let question = questions.question(for: scene, random: &random)
+            var fields: [(String, JSONValue)] = [
+                ("id", .string(id)), ("image", image),
+                ("conversations", WorldFormat.conversation("<image>\n" + question.text, question.answer)),
+            ]
+            if split == .test { fields.append(("kind", .string(question.kind.rawValue))) }
+            samples.append(PlannedSample(id: id, scene: scene, imageIndex: index, question: question, json: .object(fields)))
+        }
+        return PlannedFile(path: path, split: split, samples: samples)
+    }
+
+    /// "<image>\n<audio>" (the question spoken) → answer, with the question's text under "question".
+    /// Test samples also carry "kind".
+    mutating func spokenQA(_ path: String, split: DemoSplit, scenes source: SceneSource) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try scenes(source).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let (index, image) = takeImage()
+            let question = questions.question(for: scene, random: &random)
+            let utterance = SpeechStyle.utterance(question.text, random: &random)
+            var fields: [(String, JSONValue)] = [
+                ("id", .string(id)), ("image", image), ("audio", .string(utterance.relativePath)),
+                ("conversations", WorldFormat.conversation("<image>\n<audio>", question.answer)),
+                ("question", .string(question.text)),
+            ]
+            if split == .test { fields.append(("kind", .string(question.kind.rawValue))) }
+            samples.append(PlannedSample(id: id, scene: scene, imageIndex: index, utterance: utterance,
+                                         question: question, json: .object(fields)))
+        }
+        return PlannedFile(path: path, split: split, samples: samples)
+    }
+}
+
+/// Where a file's scenes come from: fresh training scenes, or the held-out test scenes.
+private enum SceneSource {
+    case training(Int)
+    case given([Scene])
+}
+
+/// The shapes of the JSON the world writes.
+enum WorldFormat {
+    /// "stage2/image_qa.json", 12 → "stage2_image_qa_000012".
+    static func id(_ path: String, _ index: Int) -> String {
+        let stem = path.hasSuffix(".json") ? String(path.dropLast(5)) : path
+        return stem.replacingOccurrences(of: "/", with: "_") + "_" + padded(index)
+    }
+
+    static func imagePath(_ index: Int) -> String { "images/\(padded(index)).png" }
+
+    static func padded(_ index: Int) -> String {
+        let digits = String(index)
+        return digits.count >= 6 ? digits : String(repeating: "0", count: 6 - digits.count) + digits
+    }
+
+    /// LLaVA's two-turn conversation.
+    static func conversation(_ human: String, _ gpt: String) -> JSONValue {
+        .array([
+            .object([("from", .string("human")), ("value", .string(human))]),
+            .object([("from", .string("gpt")), ("value", .string(gpt))]),
+        ])
+    }
+
+    /// [{"shape","colour","size","row","col"}] in reading order.
+    static func objects(_ scene: Scene) -> JSONValue {
+        .array(scene.objectsInReadingOrder.map { object in
+            .object([
+                ("shape", .string(object.shape.rawValue)), ("colour", .string(object.colour.rawValue)),
+                ("size", .string(object.size.rawValue)), ("row", .int(object.row)), ("col", .int(object.col)),
+            ])
+        })
+    }
+}
