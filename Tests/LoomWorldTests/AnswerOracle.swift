@@ -42,10 +42,11 @@ enum AnswerOracle {
             let first = named(words[2], words[3]), second = named(words[words.count - 2], words[words.count - 1])
             guard case .success(let a) = first, case .success(let b) = second else { return .failure(Failure("referent")) }
             switch relation {
-            case "left of": return a.col == b.col ? .failure(Failure("same column")) : .success(a.col < b.col ? "yes" : "no")
-            case "right of": return a.col == b.col ? .failure(Failure("same column")) : .success(a.col > b.col ? "yes" : "no")
-            case "above": return a.row == b.row ? .failure(Failure("same row")) : .success(a.row < b.row ? "yes" : "no")
-            case "below": return a.row == b.row ? .failure(Failure("same row")) : .success(a.row > b.row ? "yes" : "no")
+            // Only asked across halves: the words "left"/"right", "top"/"bottom" of the two differ.
+            case "left of": return (a.col <= 1) == (b.col <= 1) ? .failure(Failure("same half")) : .success(a.col < b.col ? "yes" : "no")
+            case "right of": return (a.col <= 1) == (b.col <= 1) ? .failure(Failure("same half")) : .success(a.col > b.col ? "yes" : "no")
+            case "above": return (a.row <= 1) == (b.row <= 1) ? .failure(Failure("same half")) : .success(a.row < b.row ? "yes" : "no")
+            case "below": return (a.row <= 1) == (b.row <= 1) ? .failure(Failure("same half")) : .success(a.row > b.row ? "yes" : "no")
             default: break
             }
         default: break

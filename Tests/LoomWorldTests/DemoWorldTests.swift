@@ -23,7 +23,7 @@ final class DemoWorldTests: XCTestCase {
         }
     }
 
-    func testTestScenesAreHeldOutAndDistinct() throws {
+    func testTestScenesAreHeldOutForEverySeed() throws {
         var options = silentOptions(URL(fileURLWithPath: "/nonexistent"))
         options.pretrainVisionImages = 3000  // enough one-object scenes to hit held-out signatures often
         options.testQA = 300
@@ -33,18 +33,39 @@ final class DemoWorldTests: XCTestCase {
         var trainingCount = 0
         for file in plan.files {
             for sample in file.samples {
+                // The held-out rule is a hash of the signature, not of the seed: checked here independently.
+                let held = heldOutByHash(sample.scene.signature)
                 if file.split == .test {
                     testSignatures.append(sample.scene.signature)
+                    XCTAssertTrue(held, "\(sample.id) is a test scene outside the held-out world")
                 } else {
                     trainingCount += 1
+                    XCTAssertFalse(held, "\(sample.id) shows a held-out scene")
                     XCTAssertFalse(plan.testSignatures.contains(sample.scene.signature), "\(sample.id) is a test scene")
                 }
             }
         }
         XCTAssertEqual(testSignatures.count, 500)
-        XCTAssertEqual(Set(testSignatures).count, 500, "test scenes are distinct")
+        XCTAssertGreaterThan(Set(testSignatures).count, 400, "test scenes are mostly distinct")
         XCTAssertEqual(Set(testSignatures), plan.testSignatures)
         XCTAssertGreaterThan(trainingCount, 3000)
+        // Another seed's test scenes are held out from this seed's training files too.
+        options.seed = 77
+        let other = try WorldPlan(options: options)
+        for file in plan.files where file.split != .test {
+            for sample in file.samples { XCTAssertFalse(other.testSignatures.contains(sample.scene.signature), sample.id) }
+        }
+    }
+
+    /// An independent FNV-1a of "row,col,shape,colour,size;" per sorted object: 1 signature in 8.
+    func heldOutByHash(_ signature: [ObjectKey]) -> Bool {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for key in signature {
+            for byte in "\(key.row),\(key.col),\(key.shape.rawValue),\(key.colour.rawValue),\(key.size.rawValue);".utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        return hash % 8 == 0
     }
 
     func testHeldOutInTheWrittenFiles() throws {
@@ -58,7 +79,7 @@ final class DemoWorldTests: XCTestCase {
             return objects.map { "\($0["row"]!) \($0["col"]!) \($0["shape"]!) \($0["colour"]!) \($0["size"]!)" }.sorted()
         }
         let test = Set(try samples(directory, "test/captions.json").map(signature))
-        XCTAssertEqual(test.count, 150)
+        XCTAssertGreaterThan(test.count, 120)  // held-out one-object scenes repeat (96 signatures)
         let training = try samples(directory, "pretrain/vision.json").map(signature)
         XCTAssertEqual(training.count, 1500)
         XCTAssertTrue(training.allSatisfy { !test.contains($0) })
@@ -123,10 +144,10 @@ final class DemoWorldTests: XCTestCase {
                 }
             }
         }
-        // The text conversations mix question answering and captioning 1:3.
+        // The text conversations mix question answering and captioning 3:1.
         let text = try samples(directory, "pretrain/text.json")
         let captioning = try text.filter { try turns($0).human == "describe a scene." }.count
-        XCTAssertEqual(captioning, 45)
+        XCTAssertEqual(captioning, 15)
         // Yes/no answers of the test set are balanced.
         let test = try samples(directory, "test/image_qa.json")
         for kind in ["existence", "relation"] {

@@ -31,7 +31,9 @@ final class QuestionTests: XCTestCase {
             let colourCounts = Dictionary(grouping: scene.objects, by: \.colour).mapValues(\.count)
             XCTAssertEqual(possible.contains(.colour), shapeCounts.values.contains(1))
             XCTAssertEqual(possible.contains(.shape), colourCounts.values.contains(1))
-            XCTAssertEqual(possible.contains(.relation), scene.objects.count >= 2)
+            let acrossHalves = scene.objects.contains { a in scene.objects.contains { b in
+                (a.col <= 1) != (b.col <= 1) || (a.row <= 1) != (b.row <= 1) } }
+            XCTAssertEqual(possible.contains(.relation), acrossHalves)
             XCTAssert(possible.isSuperset(of: [.count, .size, .position, .existence]))
         }
     }

@@ -21,7 +21,7 @@ public struct DemoWorldOptions: Sendable {
     public var splits: Set<DemoSplit> = Set(DemoSplit.allCases)
 
     public var pretrainVisionImages = 6000
-    public var pretrainSpeech = 3000
+    public var pretrainSpeech = 12000
     public var pretrainText = 20000
     public var stage1Images = 4000
     public var stage1Speech = 3000

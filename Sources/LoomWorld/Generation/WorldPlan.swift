@@ -23,7 +23,9 @@ public struct PlannedFile: Sendable {
 /// whichever splits are written.
 ///
 /// Each file draws from its own random stream named by its path; the test scenes come first from
-/// "test/scenes", distinct by signature, and every other file redraws a scene with a test signature.
+/// "test/scenes" and are all held out (`Scene.isHeldOut`, a fixed hash of the signature: the same
+/// for every seed); every other file redraws held-out scenes, so no training or pretraining file of
+/// any seed shows a test scene.
 public struct WorldPlan: Sendable {
     public var files: [PlannedFile]
     /// Signatures of the test split's scenes: no other file has a scene with one of them.
@@ -33,15 +35,16 @@ public struct WorldPlan: Sendable {
 
     public init(options: DemoWorldOptions) throws {
         var builder = PlanBuilder(seed: options.seed)
-        // Test scenes first, distinct; the three test files take consecutive slices.
-        var testPool = ScenePool(excluded: [], isDistinct: true)
+        // Test scenes first, all held out; the three test files take consecutive slices. (Not
+        // distinct: only 96 one-object signatures are held out, fewer than a third of the test set.)
+        var testPool = ScenePool(excluded: [], isDistinct: false, heldOut: true)
         var testRandom = WorldRandom(seed: options.seed, stream: "test/scenes")
         var testScenes: [Scene] = []
         for _ in 0..<(options.testQA + options.testSpokenQA + options.testCaptions) {
             testScenes.append(try testPool.next(&testRandom))
         }
-        testSignatures = testPool.excluded
-        builder.training = ScenePool(excluded: testSignatures, isDistinct: false)
+        testSignatures = Set(testScenes.map(\.signature))
+        builder.training = ScenePool(excluded: [], isDistinct: false, heldOut: false)
 
         let qaEnd = options.testQA, spokenEnd = options.testQA + options.testSpokenQA
         var corpus = Caption.imagePrompts + [Caption.textPrompt, Caption.transcriptionPrompt]
@@ -73,7 +76,7 @@ public struct WorldPlan: Sendable {
 /// Builds the files one by one; holds the training scene pool and the next image number.
 private struct PlanBuilder {
     let seed: UInt64
-    var training = ScenePool(excluded: [], isDistinct: false)
+    var training = ScenePool(excluded: [], isDistinct: false, heldOut: false)
     var nextImage = 0
     /// The stream scenes are drawn from for the file being built (`trainingScenes`).
     var sceneRandom: WorldRandom
@@ -137,12 +140,12 @@ private struct PlanBuilder {
         return PlannedFile(path: path, split: .pretrain, samples: samples)
     }
 
-    /// Text-only conversations mixed 1:3: a quarter answer a question from a caption
+    /// Text-only conversations mixed 3:1: three quarters answer a question from a caption
     /// ("{caption}\n{question}" → answer), the rest caption a scene ("describe a scene." → caption).
     mutating func text(_ path: String, count: Int, corpus: inout [String]) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
-        let answering = (count + 2) / 4
+        let answering = (3 * count + 2) / 4
         let isAnswering = random.shuffled(Array(repeating: true, count: answering)
                                           + Array(repeating: false, count: count - answering))
         var samples: [PlannedSample] = []

@@ -22,12 +22,14 @@ public enum QuestionKind: String, CaseIterable, Codable, Sendable {
 public enum Relation: String, CaseIterable, Sendable {
     case leftOf = "left of", rightOf = "right of", above, below
 
-    /// Whether the relation can be asked about `a` and `b`: left/right need different columns,
-    /// above/below different rows.
+    /// Whether the relation can be asked about `a` and `b`: left/right need them in different
+    /// halves (one "left", one "right" in the world's words), above/below in different top/bottom
+    /// halves. The world's language then decides every relation it asks: a caption's positions answer
+    /// it, as the image does.
     public func isDecidable(_ a: WorldObject, _ b: WorldObject) -> Bool {
         switch self {
-        case .leftOf, .rightOf: return a.col != b.col
-        case .above, .below: return a.row != b.row
+        case .leftOf, .rightOf: return a.horizontal != b.horizontal
+        case .above, .below: return a.vertical != b.vertical
         }
     }
 

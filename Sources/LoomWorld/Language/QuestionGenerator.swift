@@ -11,13 +11,13 @@ public struct QuestionGenerator: Sendable {
     }
 
     /// The kinds that can be asked of `scene`: colour needs a shape that occurs once, shape a colour
-    /// that occurs once, relation two objects.
+    /// that occurs once, relation two objects in different halves (left/right or top/bottom).
     public static func possibleKinds(for scene: Scene) -> [QuestionKind] {
         QuestionKind.allCases.filter { kind in
             switch kind {
             case .colour: return !objectsWithUniqueShape(scene).isEmpty
             case .shape: return !objectsWithUniqueColour(scene).isEmpty
-            case .relation: return scene.objects.count >= 2
+            case .relation: return hasRelatedPair(scene)
             case .count, .size, .position, .existence: return true
             }
         }
@@ -79,8 +79,8 @@ public struct QuestionGenerator: Sendable {
         return Question(kind: .existence, text: "is there a \(name)?", answer: isYes ? "yes" : "no")
     }
 
-    /// "is the A {relation} the B?" over ordered pairs whose columns (left/right) or rows (above/below)
-    /// differ, uniform among those with the wanted answer.
+    /// "is the A {relation} the B?" over ordered pairs in different left/right halves (left of, right
+    /// of) or top/bottom halves (above, below), uniform among those with the wanted answer.
     private mutating func relation(_ scene: Scene, random: inout WorldRandom) -> Question {
         let isYes = nextRelationIsYes
         nextRelationIsYes.toggle()
@@ -92,11 +92,16 @@ public struct QuestionGenerator: Sendable {
                 }
             }
         }
-        // Two objects in distinct cells differ in row or column, and the converse relation flips the
-        // answer, so both answers always have candidates.
+        // A decidable pair exists (possibleKinds), and the converse relation flips the answer, so both
+        // answers always have candidates.
         let (a, relation, b) = random.element(of: candidates)
         return Question(kind: .relation, text: "is the \(a.name) \(relation.rawValue) the \(b.name)?",
                         answer: isYes ? "yes" : "no")
+    }
+
+    /// Two objects in different halves, horizontally or vertically.
+    static func hasRelatedPair(_ scene: Scene) -> Bool {
+        scene.objects.contains { a in scene.objects.contains { b in Relation.allCases.contains { $0.isDecidable(a, b) } } }
     }
 
     static func objectsWithUniqueShape(_ scene: Scene) -> [WorldObject] {

@@ -71,6 +71,24 @@ public struct Scene: Equatable, Sendable {
     /// same scene for the purpose of holding scenes out.
     public var signature: [ObjectKey] { objects.map(\.key).sorted() }
 
+    /// Whether the scene belongs to the held-out test world: one signature in `heldOutModulus`, chosen
+    /// by a fixed hash of the signature's words, so the same scenes are held out whatever the seed —
+    /// no seed's training or pretraining data contains a scene that another seed's test set shows.
+    public var isHeldOut: Bool { Scene.heldOutHash(signature) % Scene.heldOutModulus == 0 }
+
+    public static let heldOutModulus: UInt64 = 8
+
+    /// FNV-1a over "row,col,shape,colour,size;" of each object in signature order.
+    static func heldOutHash(_ signature: [ObjectKey]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for key in signature {
+            for byte in "\(key.row),\(key.col),\(key.shape.rawValue),\(key.colour.rawValue),\(key.size.rawValue);".utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        return hash
+    }
+
     /// Objects sorted by (row, col), the order captions list them in.
     public var objectsInReadingOrder: [WorldObject] {
         objects.sorted { ($0.row, $0.col) < ($1.row, $1.col) }

@@ -47,6 +47,8 @@ struct ScenePool {
     var excluded: Set<[ObjectKey]>
     /// Also add every drawn signature to `excluded` (distinct scenes).
     var isDistinct: Bool
+    /// Draw held-out scenes only (the test split), or never (every other split).
+    var heldOut: Bool
 
     /// Redraws allowed per scene before giving up (only reachable with impossible requests).
     static let maxAttempts = 10_000
@@ -55,7 +57,7 @@ struct ScenePool {
         for _ in 0..<ScenePool.maxAttempts {
             let scene = SceneSampler.scene(&random)
             let signature = scene.signature
-            if excluded.contains(signature) { continue }
+            if scene.isHeldOut != heldOut || excluded.contains(signature) { continue }
             if isDistinct { excluded.insert(signature) }
             return scene
         }

@@ -121,6 +121,7 @@ private final class SharedProgress: @unchecked Sendable {
     private(set) var error: Error?
     private var lastPrint = 0.0
     let total: Int, showsProgress: Bool
+    let isTerminal = isatty(STDERR_FILENO) != 0
     private let start = Date()
 
     init(total: Int, showsProgress: Bool) {
@@ -141,9 +142,12 @@ private final class SharedProgress: @unchecked Sendable {
         done += 1
         longest = max(longest, seconds)
         let elapsed = Date().timeIntervalSince(start)
-        if showsProgress && (elapsed - lastPrint >= 0.25 || done == total) {
+        // A live line on a terminal; in a log, a line per 10 s and the last one.
+        let interval = isTerminal ? 0.25 : 10
+        if showsProgress && (elapsed - lastPrint >= interval || done == total) {
             lastPrint = elapsed
-            let line = String(format: "\rspeech: %d/%d clips synthesised (%.0f s)", done, total, elapsed)
+            let line = String(format: "%@speech: %d/%d clips synthesised (%.0f s)%@", isTerminal ? "\r" : "", done, total, elapsed,
+                              isTerminal ? "" : "\n")
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
@@ -154,6 +158,6 @@ private final class SharedProgress: @unchecked Sendable {
     }
 
     func endLine() {
-        if showsProgress && done > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        if showsProgress && done > 0 && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

@@ -21,18 +21,21 @@ struct MakeDemoData: ParsableCommand {
     @Option(help: "The only source of randomness.") var seed: UInt64 = 0
     @Option(help: "Splits to write, comma-separated: pretrain,stage1,stage2,test or all.") var splits = "all"
 
-    @Option(help: "pretrain/vision.json images.") var pretrainVisionImages = 6000
-    @Option(help: "pretrain/speech.json clips.") var pretrainSpeech = 3000
-    @Option(help: "pretrain/text.json conversations.") var pretrainText = 20000
-    @Option(help: "stage1/captions.json samples.") var stage1Images = 4000
-    @Option(help: "stage1/transcripts.json samples.") var stage1Speech = 3000
-    @Option(name: .customLong("stage2-image-qa"), help: "stage2/image_qa.json samples.") var stage2ImageQA = 6000
-    @Option(name: .customLong("stage2-spoken-qa"), help: "stage2/spoken_qa.json samples.") var stage2SpokenQA = 6000
-    @Option(name: .customLong("test-qa"), help: "test/image_qa.json samples.") var testQA = 300
-    @Option(name: .customLong("test-spoken-qa"), help: "test/spoken_qa.json samples.") var testSpokenQA = 300
-    @Option(help: "test/captions.json samples.") var testCaptions = 200
-    @Option(help: "Samples in each stage1/stage2 *_eval.json.") var evalSamples = 100
-    @Option(help: "Concurrent espeak-ng processes.") var speechWorkers = 2
+    @Option(help: "pretrain/vision.json images.") var pretrainVisionImages = Self.defaults.pretrainVisionImages
+    @Option(help: "pretrain/speech.json clips.") var pretrainSpeech = Self.defaults.pretrainSpeech
+    @Option(help: "pretrain/text.json conversations.") var pretrainText = Self.defaults.pretrainText
+    @Option(help: "stage1/captions.json samples.") var stage1Images = Self.defaults.stage1Images
+    @Option(help: "stage1/transcripts.json samples.") var stage1Speech = Self.defaults.stage1Speech
+    @Option(name: .customLong("stage2-image-qa"), help: "stage2/image_qa.json samples.") var stage2ImageQA = Self.defaults.stage2ImageQA
+    @Option(name: .customLong("stage2-spoken-qa"), help: "stage2/spoken_qa.json samples.") var stage2SpokenQA = Self.defaults.stage2SpokenQA
+    @Option(name: .customLong("test-qa"), help: "test/image_qa.json samples.") var testQA = Self.defaults.testQA
+    @Option(name: .customLong("test-spoken-qa"), help: "test/spoken_qa.json samples.") var testSpokenQA = Self.defaults.testSpokenQA
+    @Option(help: "test/captions.json samples.") var testCaptions = Self.defaults.testCaptions
+    @Option(help: "Samples in each stage1/stage2 *_eval.json.") var evalSamples = Self.defaults.evalSamples
+    @Option(help: "Concurrent espeak-ng processes.") var speechWorkers = Self.defaults.speechWorkers
+
+    /// The library's defaults (one place for them).
+    static let defaults = DemoWorldOptions(outputDirectory: URL(fileURLWithPath: "."))
 
     func validate() throws {
         do {
