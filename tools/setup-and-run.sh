@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# README command 1: installs what is missing, builds Loom in release, runs the main job:
-# the engine check (which OpenBLAS kernel runs, GEMM throughput) and both LLaVA stages of
-# recipes/smoke.yaml on the tiny world shipped with the tests (until the demo world lands).
+# README command 1: installs what is missing, builds Loom in release, runs the main job: the engine
+# check (which OpenBLAS kernel runs, GEMM throughput), then `loom demo` — the demo world generated,
+# stage 1 and stage 2 trained on the encoders and language model Loom pretrained (checkpoints/),
+# scored on held-out scenes. Extra arguments go to loom demo (e.g. --seed 1 --output runs/demo-1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 bash tools/ensure-packages.sh
 swift build -c release --product loom
+echo "set-up (packages + release build): $(( $(date +%s) - start )) s"
 .build/release/loom info
 .build/release/loom bench gemm
-.build/release/loom train recipes/smoke.yaml --output runs/smoke
-echo "Results: runs/smoke/<stage>/final (summary.json, loss.png, trained weights)"
+.build/release/loom demo "$@"

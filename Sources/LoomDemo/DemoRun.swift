@@ -193,7 +193,7 @@ public final class DemoRun {
         var scores: [Double] = []
         for conversation in conversations.prefix(100) {
             guard let audio = conversation.media["audio"], let question = extra[conversation.id]?["question"] as? String else { continue }
-            let prompt = Conversation.Turn(from: "human", value: "\(Placeholder.audio.text)\n")
+            let prompt = Conversation.Turn(from: "human", value: "\(Placeholder.audio.text)\n\(Caption.transcriptionPrompt)")
             let transcript = try responder.reply(to: [prompt], media: ["audio": audio])
             scores.append(DemoScoring.wordAccuracy(transcript, question))
         }

@@ -129,6 +129,13 @@ final class DemoWorldTests: XCTestCase {
                     XCTAssertEqual(gpt, Caption.text(for: sample.scene))
                     continue
                 }
+                // Restating: a caption of the scene or a question about it, given back.
+                if path == "pretrain/text.json" && lines.count == 2
+                    && (Caption.imagePrompts.contains(lines[1]) || lines[1] == Caption.transcriptionPrompt) {
+                    XCTAssertEqual(gpt, lines[0])
+                    if lines[1] != Caption.transcriptionPrompt { XCTAssertEqual(gpt, Caption.text(for: sample.scene)) }
+                    continue
+                }
                 XCTAssertEqual(lines.count, 2, human)
                 if path == "pretrain/text.json" {
                     XCTAssertEqual(lines[0], Caption.text(for: sample.scene))
@@ -144,10 +151,17 @@ final class DemoWorldTests: XCTestCase {
                 }
             }
         }
-        // The text conversations mix question answering and captioning 3:1.
+        // The text conversations: 50% answering, 20% restating a caption, 15% restating a question,
+        // 15% captioning from nothing; restated text is given back word for word.
         let text = try samples(directory, "pretrain/text.json")
-        let captioning = try text.filter { try turns($0).human == "describe a scene." }.count
-        XCTAssertEqual(captioning, 15)
+        let conversations = try text.map(turns)
+        let describing = conversations.filter { $0.human == "describe a scene." }.count
+        let restatingQuestions = conversations.filter { $0.human.hasSuffix("\ntranscribe the question.") }
+        let restatingCaptions = conversations.filter { c in ["describe the picture.", "what is in the image?", "describe the scene."].contains { c.human.hasSuffix("\n" + $0) } }
+        XCTAssertEqual(describing, text.count * 15 / 100)
+        XCTAssertEqual(restatingQuestions.count, text.count * 15 / 100)
+        XCTAssertEqual(restatingCaptions.count, text.count * 20 / 100)
+        for c in restatingQuestions + restatingCaptions { XCTAssertTrue(c.human.hasPrefix(c.gpt + "\n"), c.human) }
         // Yes/no answers of the test set are balanced.
         let test = try samples(directory, "test/image_qa.json")
         for kind in ["existence", "relation"] {

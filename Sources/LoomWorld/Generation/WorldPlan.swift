@@ -140,31 +140,46 @@ private struct PlanBuilder {
         return PlannedFile(path: path, split: .pretrain, samples: samples)
     }
 
-    /// Text-only conversations mixed 3:1: three quarters answer a question from a caption
-    /// ("{caption}\n{question}" → answer), the rest caption a scene ("describe a scene." → caption).
+    /// What a text-only pretraining conversation asks.
+    enum TextTask: CaseIterable { case answer, restateCaption, restateQuestion, describe }
+
+    /// Text-only conversations that teach the language model the world's language and to read what
+    /// it is given: half answer a question from a caption ("{caption}\n{question}" → answer), a fifth
+    /// restate a caption ("{caption}\n{image prompt}" → caption, the form stage 1 then asks of an
+    /// image), 15% restate a question ("{question}\ntranscribe the question." → question, the form
+    /// of stage 1's transcripts), 15% caption a scene from nothing ("describe a scene." → caption).
     mutating func text(_ path: String, count: Int, corpus: inout [String]) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
-        let answering = (3 * count + 2) / 4
-        let isAnswering = random.shuffled(Array(repeating: true, count: answering)
-                                          + Array(repeating: false, count: count - answering))
+        let shares: [(TextTask, Int)] = [(.answer, 50), (.restateCaption, 20), (.restateQuestion, 15), (.describe, 15)]
+        var tasks: [TextTask] = []
+        for (task, share) in shares.dropFirst() { tasks += Array(repeating: task, count: count * share / 100) }
+        tasks = random.shuffled(tasks + Array(repeating: .answer, count: count - tasks.count))
         var samples: [PlannedSample] = []
         for (i, scene) in try trainingScenes(count).enumerated() {
             let id = WorldFormat.id(path, i)
             let caption = Caption.text(for: scene)
-            if isAnswering[i] {
-                let question = questions.question(for: scene, random: &random)
-                corpus += [caption, question.text, question.answer]
-                samples.append(PlannedSample(id: id, scene: scene, question: question, json: .object([
-                    ("id", .string(id)),
-                    ("conversations", WorldFormat.conversation(caption + "\n" + question.text, question.answer)),
-                ])))
-            } else {
+            var question: Question?
+            let human: String, gpt: String
+            switch tasks[i] {
+            case .answer:
+                let q = questions.question(for: scene, random: &random)
+                (question, human, gpt) = (q, caption + "\n" + q.text, q.answer)
+                corpus += [caption, q.text, q.answer]
+            case .restateCaption:
+                (human, gpt) = (caption + "\n" + random.element(of: Caption.imagePrompts), caption)
                 corpus.append(caption)
-                samples.append(PlannedSample(id: id, scene: scene, json: .object([
-                    ("id", .string(id)), ("conversations", WorldFormat.conversation(Caption.textPrompt, caption)),
-                ])))
+            case .restateQuestion:
+                let q = questions.question(for: scene, random: &random)
+                (question, human, gpt) = (q, q.text + "\n" + Caption.transcriptionPrompt, q.text)
+                corpus.append(q.text)
+            case .describe:
+                (human, gpt) = (Caption.textPrompt, caption)
+                corpus.append(caption)
             }
+            samples.append(PlannedSample(id: id, scene: scene, question: question, json: .object([
+                ("id", .string(id)), ("conversations", WorldFormat.conversation(human, gpt)),
+            ])))
         }
         return PlannedFile(path: path, split: .pretrain, samples: samples)
     }
