@@ -146,6 +146,17 @@ final class DemoWorldTests: XCTestCase {
                 case .success(let answer): XCTAssertEqual(answer, gpt, "\(path) \(lines[1])")
                 case .failure(let reason): XCTFail("\(path) \(lines[1]): \(reason)")
                 }
+                // Later rounds (training image conversations) ask other questions of the same scene.
+                let later = try rounds(json).dropFirst()
+                if path == "stage2/image_qa.json" { XCTAssertGreaterThan(later.count, 0, sample.id) }
+                if path.hasPrefix("test/") { XCTAssertEqual(later.count, 0, sample.id) }
+                XCTAssertEqual(Set(try rounds(json).map(\.human)).count, later.count + 1, "\(sample.id) repeats a question")
+                for round in later {
+                    switch AnswerOracle.answer(round.human, items: AnswerOracle.items(sample.scene)) {
+                    case .success(let answer): XCTAssertEqual(answer, round.gpt, "\(path) \(round.human)")
+                    case .failure(let reason): XCTFail("\(path) \(round.human): \(reason)")
+                    }
+                }
                 if path.hasPrefix("test/") {
                     XCTAssertEqual(json["kind"] as? String, sample.question?.kind.rawValue)
                 }

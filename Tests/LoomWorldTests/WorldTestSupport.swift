@@ -52,12 +52,20 @@ func samples(_ directory: URL, _ file: String) throws -> [[String: Any]] {
 }
 
 /// The human and gpt values of a sample's conversation.
+/// The first round of a conversation (its human and gpt turns).
 func turns(_ sample: [String: Any]) throws -> (human: String, gpt: String) {
     let conversation = try XCTUnwrap(sample["conversations"] as? [[String: String]])
-    XCTAssertEqual(conversation.count, 2)
+    XCTAssertGreaterThanOrEqual(conversation.count, 2)
+    XCTAssertEqual(conversation.count % 2, 0)
     XCTAssertEqual(conversation.first?["from"], "human")
     XCTAssertEqual(conversation.last?["from"], "gpt")
-    return (try XCTUnwrap(conversation.first?["value"]), try XCTUnwrap(conversation.last?["value"]))
+    return (try XCTUnwrap(conversation.first?["value"]), try XCTUnwrap(conversation[1]["value"]))
+}
+
+/// Every round of a conversation.
+func rounds(_ sample: [String: Any]) throws -> [(human: String, gpt: String)] {
+    let conversation = try XCTUnwrap(sample["conversations"] as? [[String: String]])
+    return stride(from: 0, to: conversation.count - 1, by: 2).map { (conversation[$0]["value"] ?? "", conversation[$0 + 1]["value"] ?? "") }
 }
 
 /// Many scenes from one seed.

@@ -26,6 +26,8 @@ public struct DemoWorldOptions: Sendable {
     public var stage1Images = 4000
     public var stage1Speech = 3000
     public var stage2ImageQA = 6000
+    /// Questions per stage-2 image conversation (different ones, when the scene allows).
+    public var stage2ImageQARounds = 4
     public var stage2SpokenQA = 6000
     public var testQA = 300
     public var testSpokenQA = 300
@@ -54,6 +56,7 @@ public struct DemoWorldOptions: Sendable {
         for (flag, value) in counts where value < 0 {
             throw WorldError("--\(flag) must not be negative, got \(value)")
         }
+        guard stage2ImageQARounds > 0 else { throw WorldError("--stage2-image-qa-rounds must be positive, got \(stage2ImageQARounds)") }
         guard speechWorkers > 0 else { throw WorldError("speech workers must be positive, got \(speechWorkers)") }
         guard renderThreads > 0 else { throw WorldError("render threads must be positive, got \(renderThreads)") }
     }

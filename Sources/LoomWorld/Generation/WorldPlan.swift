@@ -58,11 +58,13 @@ public struct WorldPlan: Sendable {
             try builder.captions("stage1/captions_eval.json", split: .stage1, scenes: .training(eval)),
             try builder.transcripts("stage1/transcripts.json", scenes: .training(options.stage1Speech)),
             try builder.transcripts("stage1/transcripts_eval.json", scenes: .training(eval)),
-            try builder.imageQA("stage2/image_qa.json", split: .stage2, scenes: .training(options.stage2ImageQA)),
-            try builder.imageQA("stage2/image_qa_eval.json", split: .stage2, scenes: .training(eval)),
+            try builder.imageQA("stage2/image_qa.json", split: .stage2, scenes: .training(options.stage2ImageQA),
+                                imageQARounds: options.stage2ImageQARounds),
+            try builder.imageQA("stage2/image_qa_eval.json", split: .stage2, scenes: .training(eval),
+                                imageQARounds: options.stage2ImageQARounds),
             try builder.spokenQA("stage2/spoken_qa.json", split: .stage2, scenes: .training(options.stage2SpokenQA)),
             try builder.spokenQA("stage2/spoken_qa_eval.json", split: .stage2, scenes: .training(eval)),
-            try builder.imageQA("test/image_qa.json", split: .test, scenes: .given(Array(testScenes[0..<qaEnd]))),
+            try builder.imageQA("test/image_qa.json", split: .test, scenes: .given(Array(testScenes[0..<qaEnd])), imageQARounds: 1),
             try builder.spokenQA("test/spoken_qa.json", split: .test, scenes: .given(Array(testScenes[qaEnd..<spokenEnd]))),
             try builder.captions("test/captions.json", split: .test, scenes: .given(Array(testScenes[spokenEnd...]))),
         ]
@@ -220,7 +222,7 @@ private struct PlanBuilder {
     }
 
     /// "<image>\n{question}" → answer. Test samples also carry "kind".
-    mutating func imageQA(_ path: String, split: DemoSplit, scenes source: SceneSource) throws -> PlannedFile {
+    mutating func imageQA(_ path: String, split: DemoSplit, scenes source: SceneSource, imageQARounds: Int) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
         var samples: [PlannedSample] = []
@@ -228,9 +230,18 @@ private struct PlanBuilder {
             let id = WorldFormat.id(path, i)
             let (index, image) = takeImage()
             let question = questions.question(for: scene, random: &random)
+            // Training conversations ask several different questions about their image (LLaVA's
+            // instruction data is multi-round); the test asks one.
+            var rounds = [("<image>\n" + question.text, question.answer)]
+            if split != .test {
+                var asked: Set<String> = [question.text]
+                for _ in 0..<(4 * imageQARounds) where rounds.count < imageQARounds {
+                    let next = questions.question(for: scene, random: &random)
+                    if asked.insert(next.text).inserted { rounds.append((next.text, next.answer)) }
+                }
+            }
             var fields: [(String, JSONValue)] = [
-                ("id", .string(id)), ("image", image),
-                ("conversations", WorldFormat.conversation("<image>\n" + question.text, question.answer)),
+                ("id", .string(id)), ("image", image), ("conversations", WorldFormat.conversation(rounds)),
             ]
             if split == .test { fields.append(("kind", .string(question.kind.rawValue))) }
             samples.append(PlannedSample(id: id, scene: scene, imageIndex: index, question: question, json: .object(fields)))
@@ -284,11 +295,14 @@ enum WorldFormat {
     }
 
     /// LLaVA's two-turn conversation.
-    static func conversation(_ human: String, _ gpt: String) -> JSONValue {
-        .array([
-            .object([("from", .string("human")), ("value", .string(human))]),
-            .object([("from", .string("gpt")), ("value", .string(gpt))]),
-        ])
+    static func conversation(_ human: String, _ gpt: String) -> JSONValue { conversation([(human, gpt)]) }
+
+    /// Several rounds, as LLaVA's instruction data has them.
+    static func conversation(_ rounds: [(human: String, gpt: String)]) -> JSONValue {
+        .array(rounds.flatMap { round in [
+            JSONValue.object([("from", .string("human")), ("value", .string(round.human))]),
+            JSONValue.object([("from", .string("gpt")), ("value", .string(round.gpt))]),
+        ] })
     }
 
     /// [{"shape","colour","size","row","col"}] in reading order.

@@ -27,6 +27,8 @@ struct MakeDemoData: ParsableCommand {
     @Option(help: "stage1/captions.json samples.") var stage1Images = Self.defaults.stage1Images
     @Option(help: "stage1/transcripts.json samples.") var stage1Speech = Self.defaults.stage1Speech
     @Option(name: .customLong("stage2-image-qa"), help: "stage2/image_qa.json samples.") var stage2ImageQA = Self.defaults.stage2ImageQA
+    @Option(name: .customLong("stage2-image-qa-rounds"), help: "Questions per stage2/image_qa.json conversation.")
+    var stage2ImageQARounds = Self.defaults.stage2ImageQARounds
     @Option(name: .customLong("stage2-spoken-qa"), help: "stage2/spoken_qa.json samples.") var stage2SpokenQA = Self.defaults.stage2SpokenQA
     @Option(name: .customLong("test-qa"), help: "test/image_qa.json samples.") var testQA = Self.defaults.testQA
     @Option(name: .customLong("test-spoken-qa"), help: "test/spoken_qa.json samples.") var testSpokenQA = Self.defaults.testSpokenQA
@@ -59,6 +61,7 @@ struct MakeDemoData: ParsableCommand {
         options.stage1Images = stage1Images
         options.stage1Speech = stage1Speech
         options.stage2ImageQA = stage2ImageQA
+        options.stage2ImageQARounds = stage2ImageQARounds
         options.stage2SpokenQA = stage2SpokenQA
         options.testQA = testQA
         options.testSpokenQA = testSpokenQA
