@@ -16,23 +16,27 @@ public struct ConnectorOptions: Codable, Equatable, Sendable {
     public var stack: Int?
     /// Pooling window and stride (avg_pool).
     public var pool: Int?
+    /// A LayerNorm over the features before the first Linear (mlp{N}x_gelu; InternVL's projector
+    /// does this), for encoders whose chosen hidden state is unnormalised and large.
+    public var inputNorm: Bool?
 
     enum CodingKeys: String, CodingKey {
         case hidden, latents, depth, heads, headDim = "head_dim", ffMultiplier = "ff_mult"
-        case mediaEmbeddings = "media_embeddings", stack, pool
+        case mediaEmbeddings = "media_embeddings", stack, pool, inputNorm = "input_norm"
     }
 
     public init() {}
 
     /// Every option name a recipe may write.
-    public static let keyNames: Set<String> = ["hidden", "latents", "depth", "heads", "head_dim", "ff_mult", "media_embeddings", "stack", "pool"]
+    public static let keyNames: Set<String> = ["hidden", "latents", "depth", "heads", "head_dim", "ff_mult", "media_embeddings", "stack", "pool",
+                                               "input_norm"]
 
     /// The option names given (for "not used by this connector" errors).
     var given: [String] {
         let all: [(String, Int?)] = [("hidden", hidden), ("latents", latents), ("depth", depth), ("heads", heads),
                                      ("head_dim", headDim), ("ff_mult", ffMultiplier), ("media_embeddings", mediaEmbeddings),
                                      ("stack", stack), ("pool", pool)]
-        return all.filter { $0.1 != nil }.map(\.0)
+        return all.filter { $0.1 != nil }.map(\.0) + (inputNorm == nil ? [] : ["input_norm"])
     }
 }
 
@@ -62,8 +66,8 @@ public enum ConnectorRegistry {
     /// Builds the connector `name` mapping `inputDim` to `outputDim`.
     public static func make(_ name: String, options: ConnectorOptions = ConnectorOptions(), inputDim: Int, outputDim: Int) throws -> Connector {
         if let depth = mlpDepth(name) {
-            try check(options, allowed: [], for: name)
-            return MLPGELUConnector(inputDim: inputDim, outputDim: outputDim, depth: depth)
+            try check(options, allowed: ["input_norm"], for: name)
+            return MLPGELUConnector(inputDim: inputDim, outputDim: outputDim, depth: depth, inputNorm: options.inputNorm ?? false)
         }
         lock.lock()
         let entry = factories[name]

@@ -20,23 +20,26 @@ public final class LinearConnector: Module, Connector {
 /// LLaVA's `mlp{N}x_gelu` projector: Linear, then (N−1) × [GELU, Linear]. Keys follow the original
 /// repository's `nn.Sequential` ("0", "2", "4", …); transformers' `linear_1`/`linear_2` (N = 2) load
 /// through `transformersMapping` and are written by `transformersKey(for:)`.
+/// With `inputNorm`, a LayerNorm (key `input_norm`) normalises the features first.
 public final class MLPGELUConnector: Module, Connector {
     public let layers: [Linear]
+    public let inputNorm: LayerNorm?
 
-    public init(inputDim: Int, outputDim: Int, depth: Int) {
+    public init(inputDim: Int, outputDim: Int, depth: Int, inputNorm: Bool = false) {
         precondition(depth >= 1, "mlp{N}x_gelu needs N ≥ 1, got \(depth)")
         layers = [Linear(inputDim, outputDim)] + (1..<max(depth, 1)).map { _ in Linear(outputDim, outputDim) }
+        self.inputNorm = inputNorm ? LayerNorm(inputDim, eps: 1e-5) : nil
     }
 
     public override var children: [(key: String, module: Module)] {
-        layers.enumerated().map { (String(2 * $0.offset), $0.element) }
+        (inputNorm.map { [("input_norm", $0 as Module)] } ?? []) + layers.enumerated().map { (String(2 * $0.offset), $0.element) }
     }
 
     public var depth: Int { layers.count }
 
     /// [B, N, D_enc] → [B, N, D_lm]
     public func callAsFunction(_ features: Tensor) -> Tensor {
-        var h = layers[0](features)
+        var h = layers[0](inputNorm.map { $0(features) } ?? features)
         for layer in layers.dropFirst() { h = layer(gelu(h)) }
         return h
     }
