@@ -22,5 +22,11 @@ $loom train recipes/pretrain/language_model.yaml --output runs/pretrain-language
 rm -rf checkpoints/demo-language-model
 cp -r runs/pretrain-language-model/pretrain/final/language_model checkpoints/demo-language-model
 cp runs/pretrain-language-model/pretrain/final/loss.png checkpoints/demo-language-model/loss.png
-$loom eval runs/pretrain-language-model --stage pretrain --max-samples 300 --output checkpoints/demo-language-model/evaluation.json
+cp runs/pretrain-language-model/pretrain/metrics.jsonl checkpoints/demo-language-model/metrics.jsonl
+# Held-out quality: another seed's text conversations; exact match counts the short answers.
+$loom make-demo-data --output data/demo-world-eval --seed 99 --splits pretrain \
+    --pretrain-vision-images 0 --pretrain-speech 0 --pretrain-text 600
+$loom eval runs/pretrain-language-model --stage pretrain --data data/demo-world-eval/pretrain/text.json \
+    --max-new-tokens 8 --output runs/pretrain-language-model/evaluation.json
+echo "update checkpoints/demo-language-model/README.md with the numbers above"
 echo "checkpoints regenerated; model cards: checkpoints/demo-*/README.md"

@@ -13,7 +13,9 @@ final class ConnectorTests: XCTestCase {
         perceiver.latents = 3; perceiver.depth = 2; perceiver.heads = 2; perceiver.headDim = 4; perceiver.ffMultiplier = 2
         var stack = ConnectorOptions(); stack.stack = 3; stack.hidden = 7
         var pool = ConnectorOptions(); pool.pool = 2
-        return [("linear", try ConnectorRegistry.make("linear", inputDim: inputDim, outputDim: outputDim)),
+        var normed = ConnectorOptions(); normed.inputNorm = true
+        return [("mlp2x_gelu+input_norm", try ConnectorRegistry.make("mlp2x_gelu", options: normed, inputDim: inputDim, outputDim: outputDim)),
+                ("linear", try ConnectorRegistry.make("linear", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp2x_gelu", try ConnectorRegistry.make("mlp2x_gelu", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp3x_gelu", try ConnectorRegistry.make("mlp3x_gelu", inputDim: inputDim, outputDim: outputDim)),
                 ("perceiver", try ConnectorRegistry.make("perceiver", options: perceiver, inputDim: inputDim, outputDim: outputDim)),
@@ -36,6 +38,34 @@ final class ConnectorTests: XCTestCase {
             checkGradients([x] + params, name, step: name == "perceiver" ? 2e-3 : 1e-2) { _ in connector(x) }
             XCTAssertEqual(connector(x).shape[1], connector.outputTokenCount(inputTokens: 7), name)
         }
+    }
+
+    func testInputNormIsALayerNormBeforeTheMLP() throws {
+        var options = ConnectorOptions(); options.inputNorm = true
+        let normed = try XCTUnwrap(try ConnectorRegistry.make("mlp2x_gelu", options: options, inputDim: 6, outputDim: 5) as? MLPGELUConnector)
+        XCTAssertEqual(normed.namedParameters().map(\.key),
+                       ["input_norm.weight", "input_norm.bias", "0.weight", "0.bias", "2.weight", "2.bias"])
+        var rng = RandomGenerator(seed: 9)
+        normed.initializeParameters(std: 0.3, generator: &rng)
+        let plain = MLPGELUConnector(inputDim: 6, outputDim: 5, depth: 2)
+        for (key, tensor) in plain.namedParameters() {
+            let source = try XCTUnwrap(normed.namedParameters().first { $0.key == key }?.tensor)
+            tensor.withUnsafeMutableBufferPointer { dst in source.withUnsafeBufferPointer { src in _ = dst.update(from: src) } }
+        }
+        // Features far from unit scale: the normalised connector sees them as the plain one sees
+        // their per-token standardisation (LayerNorm with weight 1, bias 0).
+        let x = Tensor.randomNormal([2, 3, 6], mean: 40, std: 9, generator: &rng)
+        let v = x.scalars
+        var standardised = [Float](repeating: 0, count: v.count)
+        for row in 0..<6 {
+            let slice = v[(row * 6)..<(row * 6 + 6)]
+            let mean = slice.reduce(0, +) / 6
+            let variance = slice.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 6
+            for i in 0..<6 { standardised[row * 6 + i] = (v[row * 6 + i] - mean) / (variance + 1e-5).squareRoot() }
+        }
+        let expected = plain(Tensor(shape: [2, 3, 6], scalars: standardised)).scalars
+        for (a, b) in zip(normed(x).scalars, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertThrowsError(try ConnectorRegistry.make("linear", options: options, inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("input_norm")) }
     }
 
     func testRegistryErrorsNameTheProblem() {

@@ -19,7 +19,7 @@ public enum LlavaExport {
             throw RecipeError("export to LLaVA needs the mlp2x_gelu connector (LlavaMultiModalProjector); this run's image connector is \(type(of: binding.connector))")
         }
         guard projector.inputNorm == nil else {
-            throw RecipeError("export to LLaVA: LlavaMultiModalProjector has no input LayerNorm; this run's mlp2x_gelu has input_norm (use loom export with the Hugging Face folders of each part instead)")
+            throw RecipeError("export to LLaVA: LlavaMultiModalProjector has no input LayerNorm; this run's mlp2x_gelu has input_norm")
         }
         let lm = model.languageModel
         guard lm.config.modelType == "llama" else { throw RecipeError("export to LLaVA supports llama language models, not \(lm.config.modelType)") }
