@@ -158,7 +158,7 @@ public final class DemoRun {
             let question = info["question"] as? String
                 ?? conversation.turns[0].value.replacingOccurrences(of: "<image>", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
             items.append(AnswerItem(kind: info["kind"] as? String ?? "unknown",
-                                    correct: DemoScoring.normalized(answer) == DemoScoring.normalized(truth),
+                                    correct: TaskMetrics.exactMatch(answer, truth),
                                     example: .init(image: relative(conversation.media["image"]?.first ?? ""),
                                                    audio: conversation.media["audio"]?.first.map(relative),
                                                    question: question, answer: answer, truth: truth)))

@@ -1,10 +1,11 @@
 import Foundation
+import LoomTraining
 
 /// How the demo scores answers and captions against the world's truth.
 public enum DemoScoring {
-    /// An answer as compared: lowercase words without punctuation.
+    /// An answer as compared: Loom's evaluation words (lowercase, punctuation stripped), space-joined.
     public static func normalized(_ text: String) -> String {
-        text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: " ")
+        TaskMetrics.words(text).joined(separator: " ")
     }
 
     /// One object of a caption: "a {size} {colour} {shape} at the {vertical} {horizontal}".
@@ -17,7 +18,7 @@ public enum DemoScoring {
 
     /// The objects a caption describes, in order; phrases that do not parse are skipped.
     public static func objects(inCaption caption: String) -> [Described] {
-        let words = normalized(caption).split(separator: " ").map(String.init)
+        let words = TaskMetrics.words(caption)
         var result: [Described] = []
         var i = 0
         while i + 7 < words.count {
@@ -53,15 +54,6 @@ public enum DemoScoring {
 
     /// Word accuracy of a transcript: 1 − word error rate, floored at 0.
     public static func wordAccuracy(_ prediction: String, _ reference: String) -> Double {
-        let p = normalized(prediction).split(separator: " "), r = normalized(reference).split(separator: " ")
-        var previous = Array(0...p.count)
-        for (i, rw) in r.enumerated() {
-            var current = [i + 1] + [Int](repeating: 0, count: p.count)
-            for (j, pw) in p.enumerated() {
-                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (rw == pw ? 0 : 1))
-            }
-            previous = current
-        }
-        return max(0, 1 - Double(previous[p.count]) / Double(max(r.count, 1)))
+        max(0, 1 - TaskMetrics.wordErrorRate(predictions: [prediction], references: [reference]))
     }
 }

@@ -16,8 +16,6 @@ protocol PretrainTask: AnyObject {
     func evaluate() throws -> [String: Double]
     /// The metric the progress line and the model card lead with.
     var headlineMetric: String { get }
-    /// Writes config.json, model.safetensors and preprocessor_config.json in Hugging Face layout.
-    func writeModel(to directory: URL) throws
     /// Lines for the model card: what the heads predicted, the architecture.
     var cardDescription: [String] { get }
 }
@@ -68,16 +66,21 @@ func split<T>(_ train: [T], eval: [T]?, evalSamples: Int, media: (T) -> String) 
     return (train.dropLast(evalSamples).filter { !heldOutMedia.contains(media($0)) }, heldOut)
 }
 
+/// The class with the largest value in row `row` of a row-major [N, classes] array (first on ties).
+func argmax(_ values: [Float], row: Int, classes: Int) -> Int {
+    var best = 0
+    for j in 1..<classes where values[row * classes + j] > values[row * classes + best] { best = j }
+    return best
+}
+
 /// Accuracy of argmax(logits) [N, C] against targets, counting only rows where `include` holds.
 func argmaxAccuracy(_ logits: Tensor, _ targets: [Int], include: (Int) -> Bool = { _ in true }) -> (correct: Int, total: Int) {
     let c = logits.shape.last!
     let values = logits.scalars
     var correct = 0, total = 0
     for row in 0..<targets.count where include(row) {
-        var best = 0
-        for j in 1..<c where values[row * c + j] > values[row * c + best] { best = j }
         total += 1
-        if best == targets[row] { correct += 1 }
+        if argmax(values, row: row, classes: c) == targets[row] { correct += 1 }
     }
     return (correct, total)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomCheckpoint
 import LoomNN
 import LoomTensor
 
@@ -74,12 +75,23 @@ public final class Pretrainer {
         lines.append(try Self.json(["step": Double(recipe.steps)].merging(metrics) { a, _ in a }))
         try (lines.joined(separator: "\n") + "\n").write(to: metricsURL, atomically: true, encoding: .utf8)
         log("held-out: " + Self.describe(metrics))
-        try task.writeModel(to: output)
+        try writeModel(task.encoder, to: output)
         try LossPlot.write(train: losses, eval: [], title: "\(recipe.name): training loss", to: output.appendingPathComponent("loss.png").path)
         let seconds = Date().timeIntervalSince(started)
         try modelCard(task: task, metrics: metrics, seconds: seconds).write(to: output.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         log(String(format: "\(recipe.name): done in %.0f s; model in %@", seconds, output.path))
         return metrics
+    }
+
+    /// config.json, preprocessor_config.json and model.safetensors in Hugging Face layout: the
+    /// encoder's own keys (CLIPVisionModel's `vision_model.*`, WhisperEncoder's unprefixed ones, as
+    /// transformers' `save_pretrained` writes them).
+    func writeModel(_ encoder: Module, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try copyReplacing(recipe.modelConfig, to: directory.appendingPathComponent("config.json"))
+        try copyReplacing(recipe.preprocessorConfig, to: directory.appendingPathComponent("preprocessor_config.json"))
+        try SafetensorsWriter.write(encoder.namedParameters().map { SafetensorsWriter.Entry($0.key, $0.tensor) }, metadata: ["format": "pt"],
+                                    to: directory.appendingPathComponent("model.safetensors").path)
     }
 
     static func describe(_ metrics: [String: Double]) -> String {
@@ -107,4 +119,10 @@ public final class Pretrainer {
                  "Loads in Loom as a modality encoder, and in transformers (`\(recipe.task == .visionAttributes ? "CLIPVisionModel" : "WhisperEncoder").from_pretrained(folder)`).", ""]
         return card.joined(separator: "\n")
     }
+}
+
+/// Copies `source` to `destination`, replacing a file already there.
+private func copyReplacing(_ source: String, to destination: URL) throws {
+    if FileManager.default.fileExists(atPath: destination.path) { try FileManager.default.removeItem(at: destination) }
+    try FileManager.default.copyItem(at: URL(fileURLWithPath: source), to: destination)
 }

@@ -158,7 +158,7 @@ final class SpeechWordsTask: PretrainTask {
                     var allRight = true
                     for p in 0..<positions {
                         let row = b * positions + p
-                        let predicted = (0..<v).max { values[row * v + $0] < values[row * v + $1] }!
+                        let predicted = argmax(values, row: row, classes: v)
                         let truth = sample.words[p]
                         if truth > 0 { words.1 += 1; if predicted == truth { words.0 += 1 } }
                         if predicted != truth { allRight = false }
@@ -171,15 +171,6 @@ final class SpeechWordsTask: PretrainTask {
         }
         return ["word_accuracy": Double(words.0) / Double(max(words.1, 1)),
                 "sentence_accuracy": Double(sentences.0) / Double(max(sentences.1, 1))]
-    }
-
-    func writeModel(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try copyReplacing(recipe.modelConfig, to: directory.appendingPathComponent("config.json"))
-        try copyReplacing(recipe.preprocessorConfig, to: directory.appendingPathComponent("preprocessor_config.json"))
-        // transformers' WhisperEncoder.save_pretrained layout: the encoder's own keys, no prefix.
-        try SafetensorsWriter.write(whisper.namedParameters().map { SafetensorsWriter.Entry($0.key, $0.tensor) }, metadata: ["format": "pt"],
-                                    to: directory.appendingPathComponent("model.safetensors").path)
     }
 
     var cardDescription: [String] {

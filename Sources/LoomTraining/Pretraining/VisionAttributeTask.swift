@@ -156,18 +156,17 @@ final class VisionAttributeTask: PretrainTask {
                 add("count_accuracy", argmaxAccuracy(out.count, y.count))
                 // An object is right when shape, colour and size all are.
                 let (s, c, z) = (out.shape.scalars, out.colour.scalars, out.size.scalars)
-                func argmax(_ v: [Float], _ row: Int, _ n: Int) -> Int { (0..<n).max { v[row * n + $0] < v[row * n + $1] }! }
                 var objects = (0, 0)
                 for i in 0..<y.shape.count where y.shape[i] != 0 {
                     objects.1 += 1
-                    if argmax(s, i, shapes.count + 1) == y.shape[i] && argmax(c, i, colours.count + 1) == y.colour[i]
-                        && argmax(z, i, sizes.count + 1) == y.size[i] { objects.0 += 1 }
+                    if argmax(s, row: i, classes: shapes.count + 1) == y.shape[i] && argmax(c, row: i, classes: colours.count + 1) == y.colour[i]
+                        && argmax(z, row: i, classes: sizes.count + 1) == y.size[i] { objects.0 += 1 }
                 }
                 add("object_attribute_accuracy", objects)
                 var occupancy = (0, 0)
                 for i in 0..<y.shape.count {
                     occupancy.1 += 1
-                    if (argmax(s, i, shapes.count + 1) != 0) == (y.shape[i] != 0) { occupancy.0 += 1 }
+                    if (argmax(s, row: i, classes: shapes.count + 1) != 0) == (y.shape[i] != 0) { occupancy.0 += 1 }
                 }
                 add("occupancy_accuracy", occupancy)
             }
@@ -175,22 +174,9 @@ final class VisionAttributeTask: PretrainTask {
         return sums.mapValues { Double($0.0) / Double(max($0.1, 1)) }
     }
 
-    func writeModel(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try copyReplacing(recipe.modelConfig, to: directory.appendingPathComponent("config.json"))
-        try copyReplacing(recipe.preprocessorConfig, to: directory.appendingPathComponent("preprocessor_config.json"))
-        try SafetensorsWriter.write(tower.namedParameters().map { SafetensorsWriter.Entry($0.key, $0.tensor) }, metadata: ["format": "pt"],
-                                    to: directory.appendingPathComponent("model.safetensors").path)
-    }
-
     var cardDescription: [String] {
         let c = tower.config
         return ["CLIP vision tower (transformers `CLIPVisionModel`, model_type `clip_vision_model`): \(c.imageSize) px images, patch \(c.patchSize) (\(grid)×\(grid) patches + CLS), hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, FFN \(c.intermediateSize), \(tower.parameterCount) parameters.",
                 "Objective: from the last hidden state (`hidden_states[-1]`, so use `feature_layer: -1`), each patch predicts the shape (\(shapes.joined(separator: ", ")) or none), colour (\(colours.joined(separator: ", ")) or none) and size (\(sizes.joined(separator: ", ")) or none) of the object centred in it, and its own row and column; the CLS token predicts the object count. The heads are not part of the published weights."]
     }
-}
-
-func copyReplacing(_ source: String, to destination: URL) throws {
-    if FileManager.default.fileExists(atPath: destination.path) { try FileManager.default.removeItem(at: destination) }
-    try FileManager.default.copyItem(at: URL(fileURLWithPath: source), to: destination)
 }
