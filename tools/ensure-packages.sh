@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Loom builds against, if any is missing (Debian 12; root or sudo).
 set -euo pipefail
-packages=(libopenblas-dev libpng-dev libjpeg-dev libsndfile1-dev pkg-config espeak-ng)
+packages=(libopenblas-dev libpng-dev libjpeg-dev libsndfile1-dev pkg-config espeak-ng openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

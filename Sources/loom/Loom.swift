@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomTensor
+import LoomTraining
 
 @main
 struct Loom: ParsableCommand {
@@ -21,6 +22,9 @@ struct RuntimeOptions: ParsableArguments {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
             Threads.setCount(threads)
+        } else if Distributed.isLaunchedByMPI, ProcessInfo.processInfo.environment["LOOM_NUM_THREADS"] == nil {
+            // Ranks sharing a machine share its cores: never oversubscribe it.
+            Threads.setCount(max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, Distributed.localSizeFromEnvironment)))
         }
     }
 }

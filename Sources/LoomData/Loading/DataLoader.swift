@@ -25,13 +25,25 @@ public final class DataLoader {
         /// Fail at the first bad sample instead of skipping it.
         public var strict: Bool
 
-        public init(batchSize: Int, seed: UInt64 = 0, groupByModalityLength: Bool = false, prefetch: Int = 2, strict: Bool = false) {
+        /// Data-parallel sharding: this process is rank `shardRank` of `shardCount`. Batches are then
+        /// drawn `batchSize × shardCount` at a time (the global batch, in the order one process would
+        /// draw a batch that size) and each rank loads only its own `batchSize` slice of each.
+        public var shardRank: Int
+        public var shardCount: Int
+
+        public init(batchSize: Int, seed: UInt64 = 0, groupByModalityLength: Bool = false, prefetch: Int = 2, strict: Bool = false,
+                    shardRank: Int = 0, shardCount: Int = 1) {
             self.batchSize = batchSize
             self.seed = seed
             self.groupByModalityLength = groupByModalityLength
             self.prefetch = prefetch
             self.strict = strict
+            self.shardRank = shardRank
+            self.shardCount = shardCount
         }
+
+        /// Samples per batch over all ranks.
+        public var globalBatchSize: Int { batchSize * shardCount }
     }
 
     /// Turns a media file into the modality's model input (decode + preprocess).
@@ -49,6 +61,7 @@ public final class DataLoader {
     public init(samples tokenized: [TokenizedSample], collator: Collator, mediaLoaders: [String: MediaLoader],
                 options: Options, skipLog: SkipLog = SkipLog()) throws {
         precondition(options.batchSize > 0, "batch size must be positive")
+        precondition(options.shardCount > 0 && (0..<options.shardCount).contains(options.shardRank), "bad shard \(options.shardRank) of \(options.shardCount)")
         self.options = options
         self.collator = collator
         self.skipLog = skipLog
@@ -72,14 +85,21 @@ public final class DataLoader {
     /// Samples cut to the maximum length (never inside a media span).
     public var truncatedCount: Int { samples.filter(\.wasTruncated).count }
 
-    /// The batches of `epoch` as lists of sample indices.
+    /// The (global) batches of `epoch` as lists of sample indices.
     public func order(epoch: Int) -> [[Int]] {
         BatchOrder.batches(lengths: samples.map(\.ids.count), isMultimodal: samples.map { !$0.items.isEmpty },
-                           batchSize: options.batchSize, seed: options.seed, epoch: epoch,
+                           batchSize: options.globalBatchSize, seed: options.seed, epoch: epoch,
                            groupByModalityLength: options.groupByModalityLength)
     }
 
-    public var batchesPerEpoch: Int { (samples.count + options.batchSize - 1) / options.batchSize }
+    /// This rank's slice of a global batch (empty when the batch is too short to reach it).
+    func shard(_ batch: [Int]) -> [Int] {
+        guard options.shardCount > 1 else { return batch }
+        let start = min(batch.count, options.shardRank * options.batchSize)
+        return Array(batch[start..<min(batch.count, start + options.batchSize)])
+    }
+
+    public var batchesPerEpoch: Int { (samples.count + options.globalBatchSize - 1) / options.globalBatchSize }
 
     /// Batches of `position.epoch` from `position.batch` on, prepared in the background.
     public func batches(from position: DataPosition) -> BatchStream {
@@ -88,6 +108,7 @@ public final class DataLoader {
 
     /// Loads the media of one batch and collates it; bad media drop their sample (or throw when strict).
     func makeBatch(_ indices: [Int]) throws -> Batch? {
+        guard !indices.isEmpty else { return nil }
         let items = indices.flatMap { i in samples[i].items.map { (sample: i, item: $0) } }
         var results = [Result<Tensor, Error>?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { buffer in
@@ -150,7 +171,7 @@ public final class BatchStream: IteratorProtocol {
                 let stop = shared.cancelled
                 shared.condition.unlock()
                 if stop { return }
-                let result = Result { try loader.makeBatch(order[index]) }
+                let result = Result { try loader.makeBatch(loader.shard(order[index])) }
                 shared.condition.lock()
                 shared.buffer[index] = result
                 shared.produced = index + 1
@@ -177,19 +198,34 @@ public final class BatchStream: IteratorProtocol {
         return shared.consumed
     }
 
-    /// The next batch, nil at the end of the epoch. Throws a strict-mode data error.
+    /// What one (global) batch index gives this process: its batch, or nothing (every sample of its
+    /// slice was bad, or a short last batch did not reach this rank).
+    public enum Slot {
+        case batch(Batch)
+        case empty
+    }
+
+    /// The next batch index's slot, nil at the end of the epoch: data-parallel ranks stay in step by
+    /// consuming one slot each per batch index. Throws a strict-mode data error.
+    public func nextSlot() throws -> Slot? {
+        shared.condition.lock()
+        let index = shared.consumed
+        guard index < order.count else { shared.condition.unlock(); return nil }
+        while shared.buffer[index] == nil { shared.condition.wait() }
+        let result = shared.buffer.removeValue(forKey: index)!
+        shared.consumed = index + 1
+        shared.condition.broadcast()
+        shared.condition.unlock()
+        return try result.get().map { .batch($0) } ?? .empty
+    }
+
+    /// The next batch, nil at the end of the epoch (empty slots are passed over). Throws a
+    /// strict-mode data error.
     public func nextBatch() throws -> Batch? {
-        while true {
-            shared.condition.lock()
-            let index = shared.consumed
-            guard index < order.count else { shared.condition.unlock(); return nil }
-            while shared.buffer[index] == nil { shared.condition.wait() }
-            let result = shared.buffer.removeValue(forKey: index)!
-            shared.consumed = index + 1
-            shared.condition.broadcast()
-            shared.condition.unlock()
-            if let batch = try result.get() { return batch }  // nil: every sample of that batch was bad
+        while let slot = try nextSlot() {
+            if case .batch(let batch) = slot { return batch }
         }
+        return nil
     }
 
     public func next() -> Batch? { try? nextBatch() }

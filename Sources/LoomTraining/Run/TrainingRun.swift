@@ -21,9 +21,13 @@ public final class TrainingRun {
     public var log: (String) -> Void = { print($0) }
     /// Called after each optimizer step with (stage, step); tests use it to interrupt a run.
     public var afterStep: ((String, Int) throws -> Void)?
+    /// The data-parallel ranks (`mpirun -np N loom train …`; a single process otherwise). Every rank
+    /// trains on its shard of each global batch; rank 0 alone logs and writes.
+    public let communicator: Communicator
 
-    public init(recipe: Recipe, directory: URL) throws {
+    public init(recipe: Recipe, directory: URL, communicator: Communicator? = nil) throws {
         BuiltinModalities.register()
+        self.communicator = try communicator ?? Distributed.world()
         self.recipe = recipe
         self.directory = directory
         recipeText = (try? String(contentsOfFile: recipe.source, encoding: .utf8)) ?? ""
@@ -54,6 +58,7 @@ public final class TrainingRun {
         self.processors = processors
         model = MultimodalLM(languageModel: lm, modalities: bindings)
         model.freeze()
+        if !self.communicator.isPrimary { log = { _ in } }
     }
 
     /// Placeholders of the model's modalities, with LLaVA's −200 for images.
@@ -98,11 +103,13 @@ public final class TrainingRun {
         if let onlyStage, !recipe.stages.contains(where: { $0.name == onlyStage }) {
             throw RecipeError("\(recipe.source): no stage named \"\(onlyStage)\" (stages: \(recipe.stages.map(\.name).joined(separator: ", ")))")
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(["recipe": AnyEncodable(recipe.source), "overrides": AnyEncodable(recipe.overrides)])
-            .write(to: directory.appendingPathComponent("run.json"), options: .atomic)
+        if communicator.isPrimary {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(["recipe": AnyEncodable(recipe.source), "overrides": AnyEncodable(recipe.overrides)])
+                .write(to: directory.appendingPathComponent("run.json"), options: .atomic)
+        }
         for (index, stage) in recipe.stages.enumerated() where onlyStage == nil || stage.name == onlyStage {
             if FileManager.default.fileExists(atPath: finalDirectory(stage).path), resume {
                 log("stage \(stage.name): already finished (\(finalDirectory(stage).path))")
@@ -193,14 +200,19 @@ public final class TrainingRun {
         let loader = try makeLoader(stage, files: data.train, data: data, what: "train")!
         let evalLoader = try data.eval.flatMap { try makeLoader(stage, files: $0, data: data, what: "eval") }
         let trainer = try StageTrainer(stage: stage, model: model, loader: loader, evalLoader: evalLoader,
-                                       directory: stageDirectory(stage), recipeText: recipeText)
+                                       directory: stageDirectory(stage), recipeText: recipeText, communicator: communicator)
+        let ranks = communicator.size
+        log("stage \(stage.name): global batch \(stage.batchSize * ranks * stage.gradientAccumulation) = batch_size \(stage.batchSize) × \(ranks) rank\(ranks == 1 ? "" : "s") × gradient_accumulation \(stage.gradientAccumulation)")
         trainer.afterStep = { [weak self] step in try self?.afterStep?(stage.name, step) }
         if try trainer.resume() != nil { log("stage \(stage.name): resumed at step \(trainer.state.step)") }
         try trainer.run()
         let frozenAfter = FrozenChecksums(model)
-        try StageResult.write(trainer: trainer, model: model, summary: summary, frozenBefore: frozenBefore,
-                              frozenAfter: frozenAfter, loraConfig: loraConfig, languageModelSource: recipe.languageModel,
-                              tokenizerSource: recipe.tokenizer ?? recipe.languageModel, to: finalDirectory(stage))
+        if communicator.isPrimary {
+            try StageResult.write(trainer: trainer, model: model, summary: summary, frozenBefore: frozenBefore,
+                                  frozenAfter: frozenAfter, loraConfig: loraConfig, languageModelSource: recipe.languageModel,
+                                  tokenizerSource: recipe.tokenizer ?? recipe.languageModel, to: finalDirectory(stage))
+        }
+        try communicator.barrier()  // the next stage starts from this one's final folder on every rank
         log("stage \(stage.name): done, \(trainer.state.step) steps, final loss \(trainer.state.metrics.last.map { String(format: "%.4f", $0.loss) } ?? "-"); results in \(finalDirectory(stage).path)")
         guard frozenBefore == frozenAfter else {
             throw RecipeError("stage \(stage.name): frozen weights changed during training: \(frozenBefore.differences(frozenAfter).prefix(5))")
@@ -257,7 +269,9 @@ public final class TrainingRun {
                                 padTokenId: tokenizer.padTokenId ?? 0)
         let loader = try DataLoader(samples: tokenized, collator: collator, mediaLoaders: processors,
                                     options: .init(batchSize: stage.batchSize, seed: stage.seed,
-                                                   groupByModalityLength: data.groupByModalityLength ?? true, strict: strict),
+                                                   groupByModalityLength: data.groupByModalityLength ?? true, strict: strict,
+                                                   shardRank: what == "train" ? communicator.rank : 0,
+                                                   shardCount: what == "train" ? communicator.size : 1),
                                     skipLog: skipLog)
         guard loader.sampleCount > 0 else {
             throw RecipeError("stage \(stage.name): no usable \(what) sample in \(files.joined(separator: ", ")) (\(skipLog.summary ?? "none read"))")

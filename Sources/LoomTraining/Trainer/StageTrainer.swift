@@ -24,9 +24,18 @@ public final class StageTrainer {
     public var maxConsecutiveNonFinite = 3
     /// Called after each optimizer step (tests use it to stop a run midway).
     public var afterStep: ((Int) throws -> Void)?
+    /// The data-parallel ranks this stage runs on (the loader must be sharded to match); only rank 0
+    /// writes checkpoints, metrics and progress.
+    public let communicator: Communicator
+    private var gradients: GradientAllReduce
 
     public init(stage: StageRecipe, model: MultimodalLM, loader: DataLoader, evalLoader: DataLoader?,
-                directory: URL, recipeText: String) throws {
+                directory: URL, recipeText: String, communicator: Communicator = SingleProcess()) throws {
+        guard loader.options.shardCount == communicator.size, loader.options.shardRank == communicator.rank else {
+            throw RecipeError("stage \(stage.name): the data loader is sharded \(loader.options.shardRank) of \(loader.options.shardCount), the run has rank \(communicator.rank) of \(communicator.size)")
+        }
+        self.communicator = communicator
+        gradients = GradientAllReduce(communicator: communicator)
         self.stage = stage
         self.model = model
         self.loader = loader
@@ -62,8 +71,9 @@ public final class StageTrainer {
     /// Restores the newest complete checkpoint; returns its step, or nil when there is none.
     @discardableResult
     public func resume() throws -> Int? {
-        // Folders a killed process was still writing are never read; clear them away.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(".") && name.contains(".partial-") {
+        // Folders a killed process was still writing are never read; rank 0 clears them away.
+        let names = communicator.isPrimary ? (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] : []
+        for name in names where name.hasPrefix(".") && name.contains(".partial-") {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
         // The newest checkpoint whose files match their checksums; a corrupted one is passed over.
@@ -96,6 +106,7 @@ public final class StageTrainer {
         }
         scheduler = LearningRateScheduler(optimizer: optimizer, schedule: scheduler.schedule, step: state.step)
         // Lines logged after the checkpoint belong to the lost work: the log restarts from its state.
+        guard communicator.isPrimary else { return state.step }
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
         try? FileManager.default.removeItem(at: metricsURL)
         for metrics in state.metrics {
@@ -107,7 +118,8 @@ public final class StageTrainer {
 
     /// Trains to the end of the stage.
     public func run() throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let primary = communicator.isPrimary
+        if primary { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
         model.setTraining(true)
         defer { model.setTraining(false) }
         let progress = ProgressReporter(label: stage.name, total: totalSteps, every: stage.logEvery)
@@ -117,36 +129,44 @@ public final class StageTrainer {
         while state.step < totalSteps {
             let started = Date()
             // Gather this step's micro-batches (an accumulation window may cross an epoch boundary).
-            var micro: [Batch] = []
+            // A slot is empty when this rank has nothing of that batch (data-parallel ranks keep in
+            // step by taking one slot per batch index).
+            var micro: [Batch?] = []
             var emptyEpochs = 0
             while micro.count < stage.gradientAccumulation {
-                if let batch = try stream.nextBatch() {
-                    micro.append(batch)
+                if let slot = try stream.nextSlot() {
+                    if case .batch(let batch) = slot { micro.append(batch) } else { micro.append(nil) }
                 } else {
                     emptyEpochs = micro.isEmpty ? emptyEpochs + 1 : 0
                     guard emptyEpochs < 2 else { throw RecipeError("stage \(stage.name): the training data yield no usable batch") }
-                    if let summary = loader.skipLog.summary { progress.message("epoch \(stream.epoch) of \(stage.name): \(summary)") }
+                    if primary, let summary = loader.skipLog.summary { progress.message("epoch \(stream.epoch) of \(stage.name): \(summary)") }
                     stream = loader.batches(from: DataPosition(epoch: stream.epoch + 1))
                 }
             }
             state.position = DataPosition(epoch: stream.epoch, batch: stream.nextIndex)
-            let tokens = micro.reduce(0) { $0 + $1.supervisedCount }
+            // Supervised tokens of the whole global step: every rank divides its summed loss by them,
+            // so the ranks' gradients add up to the gradient of the global batch.
+            let local = micro.compactMap { $0 }
+            let counts = try communicator.allReduceSum([Double(local.reduce(0) { $0 + $1.supervisedCount }),
+                                                        Double(local.reduce(0) { $0 + $1.attentionMask.filter { $0 }.count })])
+            let tokens = Int(counts[0])
             optimizer.zeroGradients()
             var lossSum = 0.0
-            for batch in micro where batch.supervisedCount > 0 {
+            for batch in local where batch.supervisedCount > 0 {
                 let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
                 let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
                                           attentionMask: batch.attentionMask, reduction: .sum)
                 lossSum += Double(loss.item)
                 (loss * (1 / Float(max(tokens, 1)))).backward()
             }
-            let loss = lossSum / Double(max(tokens, 1))
+            try gradients.reduce(optimizer.parameters)
+            let loss = try communicator.allReduceSum([lossSum])[0] / Double(max(tokens, 1))
             let epoch = stream.epoch
             guard loss.isFinite else {
                 optimizer.zeroGradients()
                 state.skippedSteps += 1
                 consecutiveNonFinite += 1
-                progress.message("warning: step \(state.step + 1) of \(stage.name) has a non-finite loss (\(loss)); skipped")
+                if primary { progress.message("warning: step \(state.step + 1) of \(stage.name) has a non-finite loss (\(loss)); skipped") }
                 if consecutiveNonFinite >= maxConsecutiveNonFinite {
                     throw RecipeError("stage \(stage.name): \(consecutiveNonFinite) non-finite losses in a row; stopping (the last good checkpoint is intact in \(directory.path))")
                 }
@@ -161,11 +181,13 @@ public final class StageTrainer {
             state.step += 1
             let seconds = Date().timeIntervalSince(started)
             let metrics = StepMetrics(step: state.step, epoch: epoch, loss: loss, learningRate: learningRate,
-                                      gradientNorm: norm, tokens: micro.reduce(0) { $0 + $1.attentionMask.filter { $0 }.count }, seconds: seconds)
+                                      gradientNorm: norm, tokens: Int(counts[1]), seconds: seconds)
             state.metrics.append(metrics)
-            try appendLine(metrics, to: metricsURL)
-            progress.update(step: state.step, loss: loss, learningRate: learningRate, tokensPerSecond: Double(metrics.tokens) / max(seconds, 1e-9))
-            if stage.evalEvery > 0 && state.step % stage.evalEvery == 0, let evalLoader {
+            if primary {
+                try appendLine(metrics, to: metricsURL)
+                progress.update(step: state.step, loss: loss, learningRate: learningRate, tokensPerSecond: Double(metrics.tokens) / max(seconds, 1e-9))
+            }
+            if primary && stage.evalEvery > 0 && state.step % stage.evalEvery == 0, let evalLoader {
                 let evalLoss = try evaluate(evalLoader)
                 state.evaluations.append(EvalMetrics(step: state.step, loss: evalLoss))
                 try appendLine(state.evaluations.last!, to: metricsURL)
@@ -173,18 +195,21 @@ public final class StageTrainer {
             if stage.saveEvery > 0 && state.step % stage.saveEvery == 0 && state.step < totalSteps { try saveCheckpoint() }
             try afterStep?(state.step)
         }
-        if let evalLoader, state.evaluations.last?.step != state.step {
+        if primary, let evalLoader, state.evaluations.last?.step != state.step {
             state.evaluations.append(EvalMetrics(step: state.step, loss: try evaluate(evalLoader)))
             try appendLine(state.evaluations.last!, to: metricsURL)
         }
         try saveCheckpoint()
-        if let summary = loader.skipLog.summary { progress.message("\(stage.name): \(summary)") }
+        if primary, let summary = loader.skipLog.summary { progress.message("\(stage.name): \(summary)") }
     }
 
     /// Mean next-token loss over `loader`'s supervised tokens (see `evaluationLoss`).
     public func evaluate(_ loader: DataLoader) throws -> Double { try evaluationLoss(model, loader) }
 
+    /// Writes a checkpoint (rank 0; the other ranks wait until it is complete).
     public func saveCheckpoint() throws {
+        defer { try? communicator.barrier() }
+        guard communicator.isPrimary else { return }
         state.generators = Dictionary(LoRA.adaptedLayers(of: model).map { ($0.key, $0.linear.loraDropoutGenerator) },
                                       uniquingKeysWith: { a, _ in a })
         try Checkpoint.write(to: directory, step: state.step, weights: model.trainableParameters.map { ($0.key, $0.tensor) },
