@@ -14,7 +14,9 @@ final class ConnectorTests: XCTestCase {
         var stack = ConnectorOptions(); stack.stack = 3; stack.hidden = 7
         var pool = ConnectorOptions(); pool.pool = 2
         var normed = ConnectorOptions(); normed.inputNorm = true
-        return [("mlp2x_gelu+input_norm", try ConnectorRegistry.make("mlp2x_gelu", options: normed, inputDim: inputDim, outputDim: outputDim)),
+        var expanded = ConnectorOptions(); expanded.tokensPerFeature = 3
+        return [("mlp2x_gelu+tokens_per_feature", try ConnectorRegistry.make("mlp2x_gelu", options: expanded, inputDim: inputDim, outputDim: outputDim)),
+                ("mlp2x_gelu+input_norm", try ConnectorRegistry.make("mlp2x_gelu", options: normed, inputDim: inputDim, outputDim: outputDim)),
                 ("linear", try ConnectorRegistry.make("linear", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp2x_gelu", try ConnectorRegistry.make("mlp2x_gelu", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp3x_gelu", try ConnectorRegistry.make("mlp3x_gelu", inputDim: inputDim, outputDim: outputDim)),
@@ -66,6 +68,26 @@ final class ConnectorTests: XCTestCase {
         let expected = plain(Tensor(shape: [2, 3, 6], scalars: standardised)).scalars
         for (a, b) in zip(normed(x).scalars, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertThrowsError(try ConnectorRegistry.make("linear", options: options, inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("input_norm")) }
+    }
+
+    func testTokensPerFeatureSplitsTheLastLinearIntoConsecutiveTokens() throws {
+        var options = ConnectorOptions(); options.tokensPerFeature = 3
+        let wide = try XCTUnwrap(try ConnectorRegistry.make("mlp2x_gelu", options: options, inputDim: 6, outputDim: 5) as? MLPGELUConnector)
+        XCTAssertEqual(wide.layers.map(\.weight.shape), [[5, 6], [15, 5]])
+        var rng = RandomGenerator(seed: 4)
+        wide.initializeParameters(std: 0.3, generator: &rng)
+        let x = Tensor.randomNormal([2, 4, 6], generator: &rng)
+        let out = wide(x)
+        XCTAssertEqual(out.shape, [2, 12, 5])
+        // Token 3n + j of a sample is outputs j·5 ..< (j+1)·5 of the last Linear for feature n.
+        let h = wide.layers[1](gelu(wide.layers[0](x))).scalars, o = out.scalars
+        for b in 0..<2 { for n in 0..<4 { for j in 0..<3 { for d in 0..<5 {
+            XCTAssertEqual(o[((b * 12) + 3 * n + j) * 5 + d], h[((b * 4) + n) * 15 + j * 5 + d])
+        } } } }
+        options.tokensPerFeature = 0
+        XCTAssertThrowsError(try ConnectorRegistry.make("mlp2x_gelu", options: options, inputDim: 6, outputDim: 5)) {
+            XCTAssertTrue("\($0)".contains("tokens_per_feature"))
+        }
     }
 
     func testRegistryErrorsNameTheProblem() {

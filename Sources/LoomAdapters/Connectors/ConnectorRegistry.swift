@@ -19,23 +19,27 @@ public struct ConnectorOptions: Codable, Equatable, Sendable {
     /// A LayerNorm over the features before the first Linear (mlp{N}x_gelu; InternVL's projector
     /// does this), for encoders whose chosen hidden state is unnormalised and large.
     public var inputNorm: Bool?
+    /// Tokens each input feature becomes (mlp{N}x_gelu): the last Linear is that many times wider and
+    /// its output is split into consecutive tokens, for an LM that reads one patch as several words.
+    public var tokensPerFeature: Int?
 
     enum CodingKeys: String, CodingKey {
         case hidden, latents, depth, heads, headDim = "head_dim", ffMultiplier = "ff_mult"
         case mediaEmbeddings = "media_embeddings", stack, pool, inputNorm = "input_norm"
+        case tokensPerFeature = "tokens_per_feature"
     }
 
     public init() {}
 
     /// Every option name a recipe may write.
     public static let keyNames: Set<String> = ["hidden", "latents", "depth", "heads", "head_dim", "ff_mult", "media_embeddings", "stack", "pool",
-                                               "input_norm"]
+                                               "input_norm", "tokens_per_feature"]
 
     /// The option names given (for "not used by this connector" errors).
     var given: [String] {
         let all: [(String, Int?)] = [("hidden", hidden), ("latents", latents), ("depth", depth), ("heads", heads),
                                      ("head_dim", headDim), ("ff_mult", ffMultiplier), ("media_embeddings", mediaEmbeddings),
-                                     ("stack", stack), ("pool", pool)]
+                                     ("stack", stack), ("pool", pool), ("tokens_per_feature", tokensPerFeature)]
         return all.filter { $0.1 != nil }.map(\.0) + (inputNorm == nil ? [] : ["input_norm"])
     }
 }
@@ -66,8 +70,9 @@ public enum ConnectorRegistry {
     /// Builds the connector `name` mapping `inputDim` to `outputDim`.
     public static func make(_ name: String, options: ConnectorOptions = ConnectorOptions(), inputDim: Int, outputDim: Int) throws -> Connector {
         if let depth = mlpDepth(name) {
-            try check(options, allowed: ["input_norm"], for: name)
-            return MLPGELUConnector(inputDim: inputDim, outputDim: outputDim, depth: depth, inputNorm: options.inputNorm ?? false)
+            try check(options, allowed: ["input_norm", "tokens_per_feature"], for: name)
+            return MLPGELUConnector(inputDim: inputDim, outputDim: outputDim, depth: depth, inputNorm: options.inputNorm ?? false,
+                                    tokensPerFeature: try positive(options.tokensPerFeature, "tokens_per_feature", default: 1))
         }
         lock.lock()
         let entry = factories[name]

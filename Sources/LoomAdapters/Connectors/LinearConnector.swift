@@ -20,15 +20,21 @@ public final class LinearConnector: Module, Connector {
 /// LLaVA's `mlp{N}x_gelu` projector: Linear, then (N−1) × [GELU, Linear]. Keys follow the original
 /// repository's `nn.Sequential` ("0", "2", "4", …); transformers' `linear_1`/`linear_2` (N = 2) load
 /// through `transformersMapping` and are written by `transformersKey(for:)`.
-/// With `inputNorm`, a LayerNorm (key `input_norm`) normalises the features first.
+/// With `inputNorm`, a LayerNorm (key `input_norm`) normalises the features first. With
+/// `tokensPerFeature` k > 1 the last Linear has k × D_lm outputs and each feature becomes k consecutive
+/// tokens ([B, N, k·D_lm] read as [B, N·k, D_lm]).
 public final class MLPGELUConnector: Module, Connector {
     public let layers: [Linear]
     public let inputNorm: LayerNorm?
+    public let tokensPerFeature: Int
 
-    public init(inputDim: Int, outputDim: Int, depth: Int, inputNorm: Bool = false) {
+    public init(inputDim: Int, outputDim: Int, depth: Int, inputNorm: Bool = false, tokensPerFeature: Int = 1) {
         precondition(depth >= 1, "mlp{N}x_gelu needs N ≥ 1, got \(depth)")
-        layers = [Linear(inputDim, outputDim)] + (1..<max(depth, 1)).map { _ in Linear(outputDim, outputDim) }
+        precondition(tokensPerFeature >= 1, "tokens_per_feature must be positive, got \(tokensPerFeature)")
+        let widths = [inputDim] + Array(repeating: outputDim, count: depth - 1) + [outputDim * tokensPerFeature]
+        layers = (0..<depth).map { Linear(widths[$0], widths[$0 + 1]) }
         self.inputNorm = inputNorm ? LayerNorm(inputDim, eps: 1e-5) : nil
+        self.tokensPerFeature = tokensPerFeature
     }
 
     public override var children: [(key: String, module: Module)] {
@@ -37,14 +43,15 @@ public final class MLPGELUConnector: Module, Connector {
 
     public var depth: Int { layers.count }
 
-    /// [B, N, D_enc] → [B, N, D_lm]
+    /// [B, N, D_enc] → [B, N·k, D_lm]
     public func callAsFunction(_ features: Tensor) -> Tensor {
         var h = layers[0](inputNorm.map { $0(features) } ?? features)
         for layer in layers.dropFirst() { h = layer(gelu(h)) }
-        return h
+        guard tokensPerFeature > 1 else { return h }
+        return h.reshaped([h.shape[0], h.shape[1] * tokensPerFeature, h.shape[2] / tokensPerFeature])
     }
 
-    public func outputTokenCount(inputTokens: Int) -> Int { inputTokens }
+    public func outputTokenCount(inputTokens: Int) -> Int { inputTokens * tokensPerFeature }
 
     /// transformers' LlavaMultiModalProjector names (linear_1, linear_2, …) onto the Sequential's.
     public var transformersMapping: KeyMapping {

@@ -18,6 +18,9 @@ public enum LlavaExport {
         guard let projector = binding.connector as? MLPGELUConnector, projector.depth == 2 else {
             throw RecipeError("export to LLaVA needs the mlp2x_gelu connector (LlavaMultiModalProjector); this run's image connector is \(type(of: binding.connector))")
         }
+        guard projector.tokensPerFeature == 1 else {
+            throw RecipeError("export to LLaVA: LlavaMultiModalProjector makes one token per patch; this run's mlp2x_gelu has tokens_per_feature \(projector.tokensPerFeature)")
+        }
         guard projector.inputNorm == nil else {
             throw RecipeError("export to LLaVA: LlavaMultiModalProjector has no input LayerNorm; this run's mlp2x_gelu has input_norm")
         }
