@@ -160,6 +160,10 @@ public final class StageTrainer {
                 (loss * (1 / Float(max(tokens, 1)))).backward()
             }
             try gradients.reduce(optimizer.parameters)
+            if primary && communicator.size > 1 && state.step == 0 {
+                let megabytes = Double(gradients.lastElementCount * MemoryLayout<Float>.size) / 1e6
+                progress.message("\(stage.name): all-reduce of \(gradients.lastElementCount) gradient values (\(String(format: "%.2f", megabytes)) MB) per step over \(communicator.size) ranks")
+            }
             let loss = try communicator.allReduceSum([lossSum])[0] / Double(max(tokens, 1))
             let epoch = stream.epoch
             guard loss.isFinite else {
