@@ -32,6 +32,7 @@ public struct SampleError: Error, CustomStringConvertible, Equatable, Sendable {
         case tokenizationMismatch = "tokenization mismatch"
         case template = "does not fit the template"
         case media = "media file unusable"
+        case mediaOutsideRoot = "media path leaves the media folder"
     }
 
     public var kind: Kind

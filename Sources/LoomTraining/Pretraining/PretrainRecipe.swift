@@ -1,4 +1,5 @@
 import Foundation
+import LoomData
 import Yams
 
 /// A recipe that trains a frozen-to-be foundation model from scratch (`loom pretrain RECIPE`): the
@@ -39,11 +40,11 @@ public struct PretrainRecipe: Decodable {
     public var name: String
     public internal(set) var source: String = ""
 
-    /// A media path of a sample in `file`, made absolute.
-    func mediaPath(_ path: String, in file: String) -> String {
-        if path.hasPrefix("/") { return path }
+    /// A media path of a sample in `file`, made absolute; it may not leave the media folder (see
+    /// `MediaPath`).
+    func mediaPath(_ path: String, in file: String) throws -> String {
         let root = mediaRoot.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: file).deletingLastPathComponent()
-        return root.appendingPathComponent(path).path
+        return try MediaPath.resolve(path, root: root, allowOutside: false, sample: "\(file): \(path)")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {

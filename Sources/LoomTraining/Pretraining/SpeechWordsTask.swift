@@ -74,7 +74,7 @@ final class SpeechWordsTask: PretrainTask {
             guard let audio = record["audio"] as? String, let text = record["text"] as? String else {
                 throw RecipeError("\(file): a sample lacks \"audio\" or \"text\"")
             }
-            let path = recipe.mediaPath(audio, in: file)
+            let path = try recipe.mediaPath(audio, in: file)
             var ids = Self.words(text).map { index[$0] ?? -100 }   // a word never heard in training is not scored
             ids = Array(ids.prefix(positions - 1))
             ids += [Int](repeating: 0, count: positions - ids.count)

@@ -82,7 +82,7 @@ final class VisionAttributeTask: PretrainTask {
             guard let image = record["image"] as? String, let objects = record["objects"] as? [[String: Any]] else {
                 throw RecipeError("\(file): a sample lacks \"image\" or \"objects\"")
             }
-            let path = recipe.mediaPath(image, in: file)
+            let path = try recipe.mediaPath(image, in: file)
             let patches = grid * grid
             var sample = Sample(media: path, pixels: try processor.process(path: path), shape: .init(repeating: 0, count: patches),
                                 colour: .init(repeating: 0, count: patches), size: .init(repeating: 0, count: patches), count: objects.count)

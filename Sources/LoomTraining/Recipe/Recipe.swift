@@ -189,10 +189,12 @@ public struct DataRecipe: Decodable {
     public var strict: Bool?
     /// LLaVA's group_by_modality_length.
     public var groupByModalityLength: Bool?
+    /// Let samples name media outside the media folder (absolute paths, `..`, symlinks out).
+    public var allowMediaOutsideRoot: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, eval, mediaRoot = "media_root", maxLength = "max_length", strict
-        case groupByModalityLength = "group_by_modality_length"
+        case groupByModalityLength = "group_by_modality_length", allowMediaOutsideRoot = "allow_media_outside_root"
     }
 
     public init() {}
@@ -210,6 +212,7 @@ public struct DataRecipe: Decodable {
         maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength)
         strict = try c.decodeIfPresent(Bool.self, forKey: .strict)
         groupByModalityLength = try c.decodeIfPresent(Bool.self, forKey: .groupByModalityLength)
+        allowMediaOutsideRoot = try c.decodeIfPresent(Bool.self, forKey: .allowMediaOutsideRoot)
         if let maxLength, maxLength <= 0 { throw RecipeError("data.max_length must be positive, got \(maxLength)") }
     }
 
@@ -223,6 +226,7 @@ public struct DataRecipe: Decodable {
         m.maxLength = o.maxLength ?? maxLength
         m.strict = o.strict ?? strict
         m.groupByModalityLength = o.groupByModalityLength ?? groupByModalityLength
+        m.allowMediaOutsideRoot = o.allowMediaOutsideRoot ?? allowMediaOutsideRoot
         return m
     }
 

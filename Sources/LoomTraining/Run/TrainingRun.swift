@@ -220,7 +220,8 @@ public final class TrainingRun {
     }
 
     /// The samples of `files` with media paths made absolute (against `media_root` or each file's
-    /// folder). Undecodable samples are logged, or thrown when the data are strict.
+    /// folder, which they may not leave unless `allow_media_outside_root`). Undecodable samples are
+    /// logged, or thrown when the data are strict.
     public func readConversations(_ files: [String], data: DataRecipe, skipLog: SkipLog) throws -> [Conversation] {
         var result: [Conversation] = []
         for file in files {
@@ -230,10 +231,17 @@ public final class TrainingRun {
                 skipLog.record("unreadable sample", failure.description)
             }
             let root = URL(fileURLWithPath: data.mediaRoot ?? URL(fileURLWithPath: file).deletingLastPathComponent().path)
-            result += samples.map { sample in
-                var sample = sample
-                sample.media = sample.media.mapValues { $0.map { $0.hasPrefix("/") ? $0 : root.appendingPathComponent($0).path } }
-                return sample
+            let allowOutside = data.allowMediaOutsideRoot ?? false
+            for var sample in samples {
+                do {
+                    sample.media = try sample.media.mapValues { paths in
+                        try paths.map { try MediaPath.resolve($0, root: root, allowOutside: allowOutside, sample: sample.id) }
+                    }
+                    result.append(sample)
+                } catch let error as SampleError {
+                    if data.strict ?? false { throw error }
+                    skipLog.record(error)
+                }
             }
         }
         return result
