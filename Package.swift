@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "ExampleIMUModalityTests", dependencies: ["ExampleIMUModality", "LoomTraining"], swiftSettings: v5),
-        .testTarget(name: "LoomDemoTests", dependencies: ["LoomDemo"], swiftSettings: v5),
+        .testTarget(name: "LoomDemoTests", dependencies: ["LoomDemo", "LoomTokenizer", "LoomWorld"], swiftSettings: v5),
         .testTarget(name: "LoomWorldTests", dependencies: ["LoomWorld", "LoomImages", "LoomAudio", "LoomData"],
                     swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],

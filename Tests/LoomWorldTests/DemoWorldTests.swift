@@ -129,16 +129,26 @@ final class DemoWorldTests: XCTestCase {
                     XCTAssertEqual(gpt, Caption.text(for: sample.scene))
                     continue
                 }
-                // Restating: a caption of the scene or a question about it, given back.
-                if path == "pretrain/text.json" && lines.count == 2
-                    && (Caption.imagePrompts.contains(lines[1]) || lines[1] == Caption.transcriptionPrompt) {
+                // Describing a scene written in grid notation, or restating a question about it.
+                if path == "pretrain/text.json" && lines.count == 2 && Caption.imagePrompts.contains(lines[1]) {
+                    XCTAssertEqual(lines[0], " " + GridNotation.text(for: sample.scene))
+                    XCTAssertEqual(gpt, Caption.text(for: sample.scene))
+                    continue
+                }
+                if path == "pretrain/text.json" && lines.count == 2 && lines[1] == Caption.repeatPrompt {
                     XCTAssertEqual(gpt, lines[0])
-                    if lines[1] != Caption.transcriptionPrompt { XCTAssertEqual(gpt, Caption.text(for: sample.scene)) }
+                    let words = lines[0].split(separator: " ").map(String.init)
+                    XCTAssertTrue((6...16).contains(words.count), lines[0])
+                    XCTAssertTrue(Set(words).isSubset(of: Set(Caption.repeatableWords)), lines[0])
+                    continue
+                }
+                if path == "pretrain/text.json" && lines.count == 2 && lines[1] == Caption.transcriptionPrompt {
+                    XCTAssertEqual(gpt, lines[0])
                     continue
                 }
                 XCTAssertEqual(lines.count, 2, human)
                 if path == "pretrain/text.json" {
-                    XCTAssertEqual(lines[0], Caption.text(for: sample.scene))
+                    XCTAssertEqual(lines[0], " " + GridNotation.text(for: sample.scene))
                 } else {
                     XCTAssertEqual(lines[0], "<image>")
                 }
@@ -148,7 +158,7 @@ final class DemoWorldTests: XCTestCase {
                 }
                 // Later rounds (training image conversations) ask other questions of the same scene.
                 let later = try rounds(json).dropFirst()
-                if path == "stage2/image_qa.json" { XCTAssertGreaterThan(later.count, 0, sample.id) }
+                if path != "test/image_qa.json" { XCTAssertGreaterThan(later.count, 0, sample.id) }
                 if path.hasPrefix("test/") { XCTAssertEqual(later.count, 0, sample.id) }
                 XCTAssertEqual(Set(try rounds(json).map(\.human)).count, later.count + 1, "\(sample.id) repeats a question")
                 for round in later {
@@ -162,17 +172,20 @@ final class DemoWorldTests: XCTestCase {
                 }
             }
         }
-        // The text conversations: 50% answering, 20% restating a caption, 15% restating a question,
-        // 15% captioning from nothing; restated text is given back word for word.
+        // The text conversations: 45% answering, 20% describing a grid, 10% restating a question,
+        // 5% captioning from nothing, 20% repeating words; restated text is given back word for word.
         let text = try samples(directory, "pretrain/text.json")
         let conversations = try text.map(turns)
         let describing = conversations.filter { $0.human == "describe a scene." }.count
         let restatingQuestions = conversations.filter { $0.human.hasSuffix("\ntranscribe the question.") }
         let restatingCaptions = conversations.filter { c in ["describe the picture.", "what is in the image?", "describe the scene."].contains { c.human.hasSuffix("\n" + $0) } }
-        XCTAssertEqual(describing, text.count * 15 / 100)
-        XCTAssertEqual(restatingQuestions.count, text.count * 15 / 100)
+        let repeating = conversations.filter { $0.human.hasSuffix("\nrepeat the words.") }
+        XCTAssertEqual(describing, text.count * 5 / 100)
+        XCTAssertEqual(restatingQuestions.count, text.count * 10 / 100)
         XCTAssertEqual(restatingCaptions.count, text.count * 20 / 100)
-        for c in restatingQuestions + restatingCaptions { XCTAssertTrue(c.human.hasPrefix(c.gpt + "\n"), c.human) }
+        XCTAssertEqual(repeating.count, text.count * 20 / 100)
+        for c in repeating { XCTAssertEqual(c.human, c.gpt + "\nrepeat the words.") }
+        for c in restatingQuestions { XCTAssertTrue(c.human.hasPrefix(c.gpt + "\n"), c.human) }
         // Yes/no answers of the test set are balanced.
         let test = try samples(directory, "test/image_qa.json")
         for kind in ["existence", "relation"] {

@@ -46,6 +46,19 @@ final class SceneTests: XCTestCase {
         XCTAssertNotEqual(scene.signature, other.signature)
     }
 
+    func testGridNotationWritesThreeWordsPerCellInReadingOrder() {
+        let objects = [
+            WorldObject(shape: .square, colour: .blue, size: .small, row: 3, col: 3, centerX: 56, centerY: 56, radius: 4, rgb: [0, 0, 0]),
+            WorldObject(shape: .circle, colour: .red, size: .large, row: 0, col: 1, centerX: 24, centerY: 8, radius: 6, rgb: [0, 0, 0]),
+        ]
+        let words = GridNotation.text(for: Scene(objects: objects, backgroundLevel: 220, noiseSeed: 0)).split(separator: " ")
+        XCTAssertEqual(words.count, 48)
+        XCTAssertEqual(words[3..<6], ["large", "red", "circle"])
+        XCTAssertEqual(words[45..<48], ["small", "blue", "square"])
+        XCTAssertEqual(words.filter { $0 == "empty" }.count, 42)
+        XCTAssertEqual(Set(words).isSubset(of: Set(GridNotation.vocabulary.map { Substring($0) })), true)
+    }
+
     func testCaptionListsObjectsInReadingOrder() {
         func object(_ shape: Shape, _ colour: Colour, _ size: Size, _ row: Int, _ col: Int) -> WorldObject {
             WorldObject(shape: shape, colour: colour, size: size, row: row, col: col,

@@ -22,7 +22,7 @@ public struct DemoWorldOptions: Sendable {
 
     public var pretrainVisionImages = 6000
     public var pretrainSpeech = 12000
-    public var pretrainText = 20000
+    public var pretrainText = 40000
     public var stage1Images = 4000
     public var stage1Speech = 3000
     public var stage2ImageQA = 6000

@@ -47,8 +47,9 @@ public struct WorldPlan: Sendable {
         builder.training = ScenePool(excluded: [], isDistinct: false, heldOut: false)
 
         let qaEnd = options.testQA, spokenEnd = options.testQA + options.testSpokenQA
-        var corpus = Caption.imagePrompts + [Caption.textPrompt, Caption.transcriptionPrompt]
-        let text = try builder.text("pretrain/text.json", count: options.pretrainText, corpus: &corpus)
+        var corpus = Caption.imagePrompts + [Caption.textPrompt, Caption.transcriptionPrompt, Caption.repeatPrompt]
+        let text = try builder.text("pretrain/text.json", count: options.pretrainText,
+                                    rounds: options.stage2ImageQARounds, corpus: &corpus)
         let eval = options.evalSamples
         files = [
             try builder.vision("pretrain/vision.json", count: options.pretrainVisionImages),
@@ -143,44 +144,65 @@ private struct PlanBuilder {
     }
 
     /// What a text-only pretraining conversation asks.
-    enum TextTask: CaseIterable { case answer, restateCaption, restateQuestion, describe }
+    enum TextTask: CaseIterable { case answer, restateCaption, restateQuestion, describe, repeatWords }
 
-    /// Text-only conversations that teach the language model the world's language and to read what
-    /// it is given: half answer a question from a caption ("{caption}\n{question}" → answer), a fifth
-    /// restate a caption ("{caption}\n{image prompt}" → caption, the form stage 1 then asks of an
-    /// image), 15% restate a question ("{question}\ntranscribe the question." → question, the form
-    /// of stage 1's transcripts), 15% caption a scene from nothing ("describe a scene." → caption).
-    mutating func text(_ path: String, count: Int, corpus: inout [String]) throws -> PlannedFile {
+    /// Text-only conversations that teach the language model the world's language and to read scenes
+    /// written in the grid notation (`GridNotation`), the form an image takes after its connector:
+    /// - 45% answer questions about a scene ("{grid}\n{question}" → answer, then further rounds of other
+    ///   questions, `rounds` in all, as stage 2's image conversations have);
+    /// - 20% describe a scene in words ("{grid}\n{image prompt}" → caption, the form stage 1 then asks
+    ///   of an image);
+    /// - 10% restate a question ("{question}\ntranscribe the question." → question, the form of
+    ///   stage 1's transcripts);
+    /// - 5% caption a scene from nothing ("describe a scene." → caption);
+    /// - 20% repeat a random run of the world's words ("{words}\nrepeat the words." → words): nothing
+    ///   but copying lowers that loss, and copying from the context is what reading a scene needs.
+    mutating func text(_ path: String, count: Int, rounds: Int, corpus: inout [String]) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
-        let shares: [(TextTask, Int)] = [(.answer, 50), (.restateCaption, 20), (.restateQuestion, 15), (.describe, 15)]
+        let shares: [(TextTask, Int)] = [(.answer, 45), (.restateCaption, 20), (.restateQuestion, 10), (.describe, 5), (.repeatWords, 20)]
         var tasks: [TextTask] = []
         for (task, share) in shares.dropFirst() { tasks += Array(repeating: task, count: count * share / 100) }
         tasks = random.shuffled(tasks + Array(repeating: .answer, count: count - tasks.count))
         var samples: [PlannedSample] = []
         for (i, scene) in try trainingScenes(count).enumerated() {
             let id = WorldFormat.id(path, i)
-            let caption = Caption.text(for: scene)
+            // The leading space puts the grid's words where an image's tokens go: a chat template's
+            // "USER: " before an "<image>" placeholder encodes its space as a token of its own.
+            let caption = Caption.text(for: scene), grid = " " + GridNotation.text(for: scene)
             var question: Question?
-            let human: String, gpt: String
+            var conversation: [(human: String, gpt: String)]
             switch tasks[i] {
             case .answer:
                 let q = questions.question(for: scene, random: &random)
-                (question, human, gpt) = (q, caption + "\n" + q.text, q.answer)
-                corpus += [caption, q.text, q.answer]
+                question = q
+                conversation = [(grid + "\n" + q.text, q.answer)]
+                var asked: Set<String> = [q.text]
+                for _ in 0..<(4 * rounds) where conversation.count < rounds {
+                    let next = questions.question(for: scene, random: &random)
+                    if asked.insert(next.text).inserted { conversation.append((next.text, next.answer)) }
+                }
+                corpus += [grid, q.text]
+                corpus += conversation.flatMap { [$0.human, $0.gpt] }.dropFirst()
             case .restateCaption:
-                (human, gpt) = (caption + "\n" + random.element(of: Caption.imagePrompts), caption)
-                corpus.append(caption)
+                conversation = [(grid + "\n" + random.element(of: Caption.imagePrompts), caption)]
+                corpus += [grid, caption]
             case .restateQuestion:
                 let q = questions.question(for: scene, random: &random)
-                (question, human, gpt) = (q, q.text + "\n" + Caption.transcriptionPrompt, q.text)
+                question = q
+                conversation = [(q.text + "\n" + Caption.transcriptionPrompt, q.text)]
                 corpus.append(q.text)
             case .describe:
-                (human, gpt) = (Caption.textPrompt, caption)
+                conversation = [(Caption.textPrompt, caption)]
                 corpus.append(caption)
+            case .repeatWords:
+                let count = random.int(in: 6...16)
+                let words = (0..<count).map { _ in random.element(of: Caption.repeatableWords) }.joined(separator: " ")
+                conversation = [(words + "\n" + Caption.repeatPrompt, words)]
+                corpus.append(words)
             }
             samples.append(PlannedSample(id: id, scene: scene, question: question, json: .object([
-                ("id", .string(id)), ("conversations", WorldFormat.conversation(human, gpt)),
+                ("id", .string(id)), ("conversations", WorldFormat.conversation(conversation)),
             ])))
         }
         return PlannedFile(path: path, split: .pretrain, samples: samples)

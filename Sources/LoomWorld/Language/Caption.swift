@@ -24,4 +24,10 @@ public enum Caption {
     public static let textPrompt = "describe a scene."
     /// The prompt of a transcription sample.
     public static let transcriptionPrompt = "transcribe the question."
+    /// The prompt of a text-only copying sample (pretraining the language model).
+    public static let repeatPrompt = "repeat the words."
+    /// The words a copying sample draws from: the world's attribute, position and question words.
+    public static let repeatableWords: [String] =
+        Colour.allCases.map(\.rawValue) + Shape.allCases.map(\.rawValue) + Size.allCases.map(\.rawValue)
+        + ["top", "bottom", "left", "right", "empty", "a", "the", "is", "there", "what", "colour", "shape", "one", "two", "three"]
 }
