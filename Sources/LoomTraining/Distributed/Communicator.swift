@@ -3,14 +3,12 @@ import Foundation
 /// The processes of one data-parallel run: each knows its rank among `size`, and together they sum
 /// numbers (the trainable parameters' gradients, the supervised-token count, the loss).
 ///
-/// `Communicator.world` is the single process unless the program was started by Open MPI's `mpirun`
+/// `Distributed.world()` is the single process unless the program was started by Open MPI's `mpirun`
 /// (docs/distributed.md); rank 0 is the one that writes checkpoints, metrics, plots and the
 /// progress bar.
 public protocol Communicator: AnyObject {
     var rank: Int { get }
     var size: Int { get }
-    /// Processes of this run on this machine (threads per rank default to cores / this).
-    var localSize: Int { get }
     /// Element-wise sum over all ranks, in place; every rank gets the same result.
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws
@@ -36,7 +34,6 @@ public final class SingleProcess: Communicator {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
-    public var localSize: Int { 1 }
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws {}
     public func barrier() throws {}
@@ -55,13 +52,7 @@ public enum Distributed {
     public static func world() throws -> Communicator {
         lock.lock(); defer { lock.unlock() }
         if let current { return current }
-        let environment = ProcessInfo.processInfo.environment
-        let made: Communicator
-        if environment["OMPI_COMM_WORLD_SIZE"] != nil {
-            made = try MPICommunicator()
-        } else {
-            made = SingleProcess()
-        }
+        let made: Communicator = isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
         current = made
         return made
     }
@@ -69,7 +60,8 @@ public enum Distributed {
     /// Whether this process was started by mpirun (before initialising anything).
     public static var isLaunchedByMPI: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil }
 
-    /// Ranks of this run on this machine, from the launcher's environment (1 without mpirun).
+    /// Ranks of this run on this machine, from the launcher's environment (1 without mpirun); threads
+    /// per rank default to cores / this.
     public static var localSizeFromEnvironment: Int {
         Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
     }

@@ -31,12 +31,14 @@ public struct GradientAllReduce {
         var pending: [Tensor] = [], filled = 0
         func flush() throws {
             guard filled > 0 else { return }
-            try bucket.withUnsafeMutableBufferPointer { try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<filled])) }
-            var offset = 0
-            for parameter in pending {
-                parameter.grad!.withUnsafeMutableBufferPointer { grad in
-                    for i in grad.indices { grad[i] = bucket[offset + i] }
-                    offset += grad.count
+            try bucket.withUnsafeMutableBufferPointer { summed in
+                try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: summed[0..<filled]))
+                var offset = 0
+                for parameter in pending {
+                    parameter.grad!.withUnsafeMutableBufferPointer { grad in
+                        _ = grad.update(fromContentsOf: summed[offset..<(offset + grad.count)])
+                        offset += grad.count
+                    }
                 }
             }
             pending = []; filled = 0
@@ -50,7 +52,9 @@ public struct GradientAllReduce {
                 continue
             }
             if filled + grad.count > bucket.count { try flush() }
-            grad.withUnsafeBufferPointer { src in for i in src.indices { bucket[filled + i] = src[i] } }
+            bucket.withUnsafeMutableBufferPointer { dst in
+                grad.withUnsafeBufferPointer { src in _ = UnsafeMutableBufferPointer(rebasing: dst[filled...]).update(fromContentsOf: src) }
+            }
             filled += grad.count
             pending.append(parameter)
         }

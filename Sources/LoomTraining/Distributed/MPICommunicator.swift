@@ -18,7 +18,6 @@ public final class MPICommunicator: Communicator {
 
     public let rank: Int
     public let size: Int
-    public let localSize: Int
     private let world: UnsafeMutableRawPointer
     private let floatType: UnsafeMutableRawPointer
     private let doubleType: UnsafeMutableRawPointer
@@ -60,7 +59,6 @@ public final class MPICommunicator: Communicator {
         rank = Int(value)
         guard commSize(world, &value) == 0 else { throw DistributedError("MPI_Comm_size failed") }
         size = Int(value)
-        localSize = Distributed.localSizeFromEnvironment
         // MPI_Finalize when the process ends normally (after the last collective).
         MPICommunicator.finalizer = finalize
         atexit { _ = MPICommunicator.finalizer?() }

@@ -143,6 +143,19 @@ private struct PlanBuilder {
         return PlannedFile(path: path, split: .pretrain, samples: samples)
     }
 
+    /// Up to `count` questions about `scene` with different texts, the first always kept (a scene
+    /// allowing fewer distinct questions gives fewer after 4 × `count` draws).
+    static func distinctQuestions(_ count: Int, about scene: Scene, questions: inout QuestionGenerator,
+                                  random: inout WorldRandom) -> [Question] {
+        var asked = [questions.question(for: scene, random: &random)]
+        var texts: Set<String> = [asked[0].text]
+        for _ in 0..<(4 * count) where asked.count < count {
+            let next = questions.question(for: scene, random: &random)
+            if texts.insert(next.text).inserted { asked.append(next) }
+        }
+        return asked
+    }
+
     /// What a text-only pretraining conversation asks.
     enum TextTask: CaseIterable { case answer, restateCaption, restateQuestion, describe, repeatWords }
 
@@ -174,16 +187,11 @@ private struct PlanBuilder {
             var conversation: [(human: String, gpt: String)]
             switch tasks[i] {
             case .answer:
-                let q = questions.question(for: scene, random: &random)
-                question = q
-                conversation = [(grid + "\n" + q.text, q.answer)]
-                var asked: Set<String> = [q.text]
-                for _ in 0..<(4 * rounds) where conversation.count < rounds {
-                    let next = questions.question(for: scene, random: &random)
-                    if asked.insert(next.text).inserted { conversation.append((next.text, next.answer)) }
-                }
-                corpus += [grid, q.text]
-                corpus += conversation.flatMap { [$0.human, $0.gpt] }.dropFirst()
+                let asked = PlanBuilder.distinctQuestions(rounds, about: scene, questions: &questions, random: &random)
+                question = asked[0]
+                conversation = asked.map { ($0.text, $0.answer) }
+                conversation[0].human = grid + "\n" + asked[0].text
+                corpus += [grid] + asked.flatMap { [$0.text, $0.answer] }
             case .restateCaption:
                 conversation = [(grid + "\n" + random.element(of: Caption.imagePrompts), caption)]
                 corpus += [grid, caption]
@@ -251,17 +259,13 @@ private struct PlanBuilder {
         for (i, scene) in try scenes(source).enumerated() {
             let id = WorldFormat.id(path, i)
             let (index, image) = takeImage()
-            let question = questions.question(for: scene, random: &random)
             // Training conversations ask several different questions about their image (LLaVA's
             // instruction data is multi-round); the test asks one.
-            var rounds = [("<image>\n" + question.text, question.answer)]
-            if split != .test {
-                var asked: Set<String> = [question.text]
-                for _ in 0..<(4 * imageQARounds) where rounds.count < imageQARounds {
-                    let next = questions.question(for: scene, random: &random)
-                    if asked.insert(next.text).inserted { rounds.append((next.text, next.answer)) }
-                }
-            }
+            let asked = PlanBuilder.distinctQuestions(split == .test ? 1 : imageQARounds, about: scene,
+                                                      questions: &questions, random: &random)
+            let question = asked[0]
+            var rounds: [(human: String, gpt: String)] = asked.map { ($0.text, $0.answer) }
+            rounds[0].human = "<image>\n" + question.text
             var fields: [(String, JSONValue)] = [
                 ("id", .string(id)), ("image", image), ("conversations", WorldFormat.conversation(rounds)),
             ]
