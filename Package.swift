@@ -42,6 +42,11 @@ let package = Package(
         .target(name: "LoomWorld", dependencies: ["LoomImages", "LoomAudio", "CPNG"], swiftSettings: fast),
         // `loom demo`: both LLaVA stages on the demo world, scored on its held-out test set.
         .target(name: "LoomDemo", dependencies: ["LoomWorld", "LoomTraining", "LoomData", "LoomModels", "LoomTensor"], swiftSettings: v5),
+        // Every parser of files from strangers as a function of bytes, for libFuzzer (`loom-fuzz`,
+        // tools/fuzz.sh) and for the tests that replay the committed corpus (Tests/Fuzz/).
+        .target(name: "LoomFuzzing", dependencies: ["LoomCheckpoint", "LoomModels", "LoomAdapters", "LoomTokenizer", "LoomData",
+                                                   "LoomImages", "LoomAudio", "LoomTensor", "LoomTraining"], swiftSettings: v5),
+        .executableTarget(name: "loom-fuzz", dependencies: ["LoomFuzzing"], swiftSettings: v5),
         // A modality defined entirely outside Loom's sources (docs/adding-a-modality.md).
         .target(name: "ExampleIMUModality", dependencies: ["LoomModels", "LoomAdapters", "LoomData", "LoomTensor", "LoomNN", "LoomCheckpoint"],
                 swiftSettings: v5),
@@ -73,6 +78,8 @@ let package = Package(
         .testTarget(name: "ExampleIMUModalityTests", dependencies: ["ExampleIMUModality", "LoomTraining"], swiftSettings: v5),
         .testTarget(name: "LoomDemoTests", dependencies: ["LoomDemo", "LoomTokenizer", "LoomWorld"], swiftSettings: v5),
         .testTarget(name: "LoomWorldTests", dependencies: ["LoomWorld", "LoomImages", "LoomAudio", "LoomData"],
+                    swiftSettings: v5),
+        .testTarget(name: "LoomFuzzingTests", dependencies: ["LoomFuzzing"], exclude: ["Corpus", "Regressions"],
                     swiftSettings: v5),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -90,6 +90,22 @@ final class CLIPImageProcessorTests: XCTestCase {
         XCTAssertTrue(tall.paddedToSquare(background: (0, 0, 0))[1, 0] == (1, 2, 3))  // ((4 - 1) // 2, 0)
     }
 
+    /// Thin images within the decoder's pixel limit may pad or resize to far more pixels (found by
+    /// fuzzing: a 451-byte JPEG of 42304x48 asked for 5.3 GB). From a file they are refused.
+    func testGeometryPastThePixelLimitIsRefused() throws {
+        let processor = CLIPImageProcessor()
+        let thin = RGBImage(width: 20_000, height: 1, filledWith: (1, 2, 3))
+        XCTAssertThrowsError(try processor.process(thin, padToSquare: true, source: "thin.png")) { error in
+            XCTAssertTrue("\(error)".contains("pad to a square of 20000x20000"), "\(error)")
+        }
+        XCTAssertThrowsError(try processor.process(thin, padToSquare: false, source: "thin.png")) { error in
+            XCTAssertTrue("\(error)".contains("resize to 4480000x224"), "\(error)")
+        }
+        let fits = RGBImage(width: 2, height: 300, filledWith: (1, 2, 3))
+        XCTAssertEqual(try processor.process(fits, padToSquare: true, source: "fits.png").shape, [3, 224, 224])
+        XCTAssertEqual(try processor.process(fits, padToSquare: false, source: "fits.png").shape, [3, 224, 224])
+    }
+
     func testCenterCropPadsSmallImagesWithZeros() {
         let image = RGBImage(width: 2, height: 1, bytes: [10, 11, 12, 20, 21, 22])
         let crop = centerCropped(image, height: 4, width: 3)

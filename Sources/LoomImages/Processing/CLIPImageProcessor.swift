@@ -66,7 +66,34 @@ public struct CLIPImageProcessor: Sendable {
 
     /// Decodes the file at `path` and processes it; decoding errors name the file.
     public func process(path: String, padToSquare: Bool = false) throws -> Tensor {
-        process(try ImageDecoder.decode(path: path), padToSquare: padToSquare)
+        try process(try ImageDecoder.decode(path: path), padToSquare: padToSquare, source: path)
+    }
+
+    /// `process(_:padToSquare:)` for an image from a file, refusing geometry that would need more than
+    /// the decoder's pixel limit on the way: a thin image within the limit may pad to a far larger square
+    /// (found by fuzzing: a 451-byte JPEG of 42304x48 asked for 5.3 GB), and resizing its short side up
+    /// to 224 multiplies the long one (a 1x20000 image would become 224x4480000).
+    public func process(_ image: RGBImage, padToSquare: Bool, source: String) throws -> Tensor {
+        var (height, width) = (image.height, image.width)
+        func refuse(_ what: String, _ h: Int, _ w: Int) -> ImageError {
+            ImageError(file: source, "\(image.width)x\(image.height) pixels \(what) \(w)x\(h), over the limit of "
+                       + "\(ImageDecoder.maxPixels) pixels (Pillow's decompression-bomb limit)")
+        }
+        if padToSquare {
+            let side = max(width, height)
+            guard Self.fits(side, side) else { throw refuse("pad to a square of", side, side) }
+            (height, width) = (side, side)
+        }
+        if config.doResize {
+            let (h, w) = outputSize(height: height, width: width)
+            guard Self.fits(h, w) else { throw refuse("resize to", h, w) }
+        }
+        return process(image, padToSquare: padToSquare)
+    }
+
+    private static func fits(_ height: Int, _ width: Int) -> Bool {
+        let (pixels, overflow) = height.multipliedReportingOverflow(by: width)
+        return !overflow && pixels <= ImageDecoder.maxPixels
     }
 
     /// The 8-bit image after padding, resizing and cropping (what steps 4 and 5 turn into floats).
