@@ -211,10 +211,11 @@ final class SmokeRunTests: XCTestCase {
         return process
     }
 
-    /// SIGKILL a real `loom train` process mid-stage (at random moments after its first checkpoints),
-    /// resume it with --resume, and compare with a run that was never interrupted.
+    /// SIGKILL a real `loom train` process ten times (at random moments after a new checkpoint, and
+    /// every other time while it is writing one), resume it with --resume each time, and compare with a
+    /// run that was never interrupted.
     func testSIGKILLThenResumeGivesBitIdenticalWeights() throws {
-        let arguments = ["train", Self.recipe, "--stage", "align", "--set", "stages.0.epochs=3", "--set", "stages.0.save_every=1",
+        let arguments = ["train", Self.recipe, "--stage", "align", "--set", "stages.0.epochs=4", "--set", "stages.0.save_every=1",
                          "--set", "stages.0.keep_last=2", "--threads", "1"]
         let reference = temporaryRun(), killed = temporaryRun()
         defer { try? FileManager.default.removeItem(at: reference); try? FileManager.default.removeItem(at: killed) }
@@ -222,29 +223,43 @@ final class SmokeRunTests: XCTestCase {
         uninterrupted.waitUntilExit()
         XCTAssertEqual(uninterrupted.terminationStatus, 0)
 
+        let stageDirectory = killed.appendingPathComponent("align")
+        func newest() -> Int { (try? Checkpoint.completeCheckpoints(in: stageDirectory).last?.step) ?? 0 }
+        func partialFolders() -> [String] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: stageDirectory.path)) ?? []
+            return names.filter { $0.hasPrefix(".") && $0.contains(".partial-") }
+        }
+        /// Whether `process` is writing a checkpoint folder.
+        func writing(_ process: Process) -> Bool {
+            partialFolders().contains { $0.hasPrefix(".checkpoint-") && $0.hasSuffix(".partial-\(process.processIdentifier)") }
+        }
         var generator = SystemRandomNumberGenerator()
-        var kills = 0
-        for attempt in 0..<4 {
+        var kills = 0, killsWhileWriting = 0
+        for attempt in 0..<10 {
             let process = try loom(arguments + ["--output", killed.path] + (attempt > 0 ? ["--resume"] : []))
-            // Let it write at least one more checkpoint, then kill it at a random moment.
-            let start = Date()
-            let stageDirectory = killed.appendingPathComponent("align")
-            let before = (try? Checkpoint.completeCheckpoints(in: stageDirectory).last?.step) ?? 0
-            while process.isRunning, Date().timeIntervalSince(start) < 30,
-                  ((try? Checkpoint.completeCheckpoints(in: stageDirectory).last?.step) ?? 0) <= before {
-                usleep(5_000)
+            let start = Date(), before = newest()
+            if attempt % 2 == 1 {
+                // Kill it while a checkpoint folder is being written (the writes are fsynced one by one).
+                while process.isRunning, Date().timeIntervalSince(start) < 30, !writing(process) {}
+            } else {
+                // Let it write at least one more checkpoint, then kill it at a random moment.
+                while process.isRunning, Date().timeIntervalSince(start) < 30, newest() <= before { usleep(2_000) }
+                usleep(UInt32.random(in: 0...150_000, using: &generator))
             }
-            usleep(UInt32.random(in: 0...150_000, using: &generator))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 kills += 1
+                process.waitUntilExit()
+                if writing(process) { killsWhileWriting += 1 }
             }
             process.waitUntilExit()
         }
+        XCTAssertGreaterThanOrEqual(kills, 8, "the run ended before it could be killed ten times")
+        XCTAssertGreaterThan(killsWhileWriting, 0, "no kill landed during a checkpoint write")
         let resumed = try loom(arguments + ["--output", killed.path, "--resume"])
         resumed.waitUntilExit()
         XCTAssertEqual(resumed.terminationStatus, 0)
-        XCTAssertGreaterThan(kills, 0, "no process was killed mid-run")
+        XCTAssertEqual(partialFolders(), [], "partial folders were left behind")
 
         let a = try SafetensorsFile(path: reference.appendingPathComponent("align/final/trainable.safetensors").path)
         let b = try SafetensorsFile(path: killed.appendingPathComponent("align/final/trainable.safetensors").path)

@@ -34,6 +34,24 @@ enum StageResult {
         let fm = FileManager.default
         let temporary = directory.deletingLastPathComponent().appendingPathComponent(".final.partial-\(ProcessInfo.processInfo.processIdentifier)")
         try? fm.removeItem(at: temporary)
+        do {
+            try writeContents(trainer: trainer, model: model, summary: summary, frozenBefore: frozenBefore, frozenAfter: frozenAfter,
+                              loraConfig: loraConfig, languageModelSource: languageModelSource, tokenizerSource: tokenizerSource,
+                              to: temporary)
+        } catch {
+            // A full disk leaves the stage's checkpoints as they were and frees what this folder took.
+            try? fm.removeItem(at: temporary)
+            throw RecipeError("cannot write the stage's results to \(directory.path): \(error); its checkpoints are intact: "
+                              + "resume with --resume once there is room")
+        }
+        if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
+        try fm.moveItem(at: temporary, to: directory)
+    }
+
+    private static func writeContents(trainer: StageTrainer, model: MultimodalLM, summary: TrainableSet.Summary,
+                                      frozenBefore: FrozenChecksums, frozenAfter: FrozenChecksums, loraConfig: LoRAConfig?,
+                                      languageModelSource: String, tokenizerSource: String, to temporary: URL) throws {
+        let fm = FileManager.default
         try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
         let trainable = model.trainableParameters
         try SafetensorsWriter.write(trainable.map { SafetensorsWriter.Entry($0.key, $0.tensor) },
@@ -64,7 +82,5 @@ enum StageResult {
         try LossPlot.write(train: trainer.state.metrics.map { (Double($0.step), $0.loss) },
                            eval: trainer.state.evaluations.map { (Double($0.step), $0.loss) },
                            title: "\(trainer.stage.name): loss", to: temporary.appendingPathComponent("loss.png").path)
-        if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
-        try fm.moveItem(at: temporary, to: directory)
     }
 }

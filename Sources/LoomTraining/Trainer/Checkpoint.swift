@@ -66,29 +66,53 @@ public enum Checkpoint {
                              state: TrainingState, recipeText: String, keepLast: Int) throws {
         let fm = FileManager.default
         let final = stageDirectory.appendingPathComponent(name(step: step))
-        let temporary = stageDirectory.appendingPathComponent(".\(name(step: step)).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: temporary)
-        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-        try SafetensorsWriter.write(weights.map { SafetensorsWriter.Entry($0.0, $0.1) }, to: temporary.appendingPathComponent(weightsFile).path)
-        try SafetensorsWriter.write(optimizer.map { SafetensorsWriter.Entry($0.key, $0.value) }.sorted { $0.name < $1.name },
-                                    to: temporary.appendingPathComponent(optimizerFile).path)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
-        try writeSynced(Data(recipeText.utf8), to: temporary.appendingPathComponent(recipeFile))
-        var sums: [String: String] = [:]
-        for name in [weightsFile, optimizerFile, stateFile, recipeFile] {
-            sums[name] = try checksum(temporary.appendingPathComponent(name))
+        // Partial folders of this and earlier (killed) processes: never complete, only taking space.
+        removePartialFolders(in: stageDirectory)
+        let temporary = stageDirectory.appendingPathComponent(".\(name(step: step))\(partialMarker)\(ProcessInfo.processInfo.processIdentifier)")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            try SafetensorsWriter.write(weights.map { SafetensorsWriter.Entry($0.0, $0.1) }, to: temporary.appendingPathComponent(weightsFile).path)
+            try SafetensorsWriter.write(optimizer.map { SafetensorsWriter.Entry($0.key, $0.value) }.sorted { $0.name < $1.name },
+                                        to: temporary.appendingPathComponent(optimizerFile).path)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
+            try writeSynced(Data(recipeText.utf8), to: temporary.appendingPathComponent(recipeFile))
+            var sums: [String: String] = [:]
+            for name in [weightsFile, optimizerFile, stateFile, recipeFile] {
+                sums[name] = try checksum(temporary.appendingPathComponent(name))
+            }
+            try writeSynced(try encoder.encode(sums), to: temporary.appendingPathComponent(manifestFile))
+        } catch {
+            // A full disk (or any failed write) leaves the earlier checkpoints as they were and frees
+            // what this one took, so that the run can be resumed once there is room.
+            try? fm.removeItem(at: temporary)
+            let last = (try? completeCheckpoints(in: stageDirectory).last).flatMap { $0 }
+            let fallback = last.map { "\(name(step: $0.step)) is intact; resume from it with --resume once there is room" }
+                ?? "no earlier checkpoint of this stage"
+            throw RecipeError("cannot write \(name(step: step)) in \(stageDirectory.path): \(error); \(fallback)")
         }
-        try writeSynced(try encoder.encode(sums), to: temporary.appendingPathComponent(manifestFile))
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         guard rename(temporary.path, final.path) == 0 else {
-            throw RecipeError("cannot move checkpoint into place at \(final.path): \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            try? fm.removeItem(at: temporary)
+            throw RecipeError("cannot move checkpoint into place at \(final.path): \(reason)")
         }
         syncDirectory(stageDirectory)
         // Keep the newest `keepLast`.
         let all = try completeCheckpoints(in: stageDirectory)
         for old in all.dropLast(keepLast) { try? fm.removeItem(at: old.url) }
+    }
+
+    static let partialMarker = ".partial-"
+
+    /// Removes `.checkpoint-N.partial-PID` and `.final.partial-PID` folders: a process killed while
+    /// writing leaves one behind, never complete.
+    static func removePartialFolders(in stageDirectory: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stageDirectory.path)) ?? []
+        for name in names where name.hasPrefix(".") && name.contains(partialMarker) {
+            try? FileManager.default.removeItem(at: stageDirectory.appendingPathComponent(name))
+        }
     }
 
     /// Complete checkpoints of a stage folder, oldest first.

@@ -72,10 +72,7 @@ public final class StageTrainer {
     @discardableResult
     public func resume() throws -> Int? {
         // Folders a killed process was still writing are never read; rank 0 clears them away.
-        let names = communicator.isPrimary ? (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] : []
-        for name in names where name.hasPrefix(".") && name.contains(".partial-") {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
-        }
+        if communicator.isPrimary { Checkpoint.removePartialFolders(in: directory) }
         // The newest checkpoint whose files match their checksums; a corrupted one is passed over.
         var chosen: (step: Int, url: URL)?
         for candidate in try Checkpoint.completeCheckpoints(in: directory).reversed() {
