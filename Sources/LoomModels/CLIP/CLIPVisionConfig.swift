@@ -126,6 +126,9 @@ public struct CLIPVisionConfig: Decodable, Sendable, Equatable {
         guard patchSize <= imageSize else {
             throw ConfigError("patch_size \(patchSize) is larger than image_size \(imageSize)")
         }
+        try ModelSize.check([[numHiddenLayers, hiddenSize, hiddenSize, 4], [numHiddenLayers, hiddenSize, intermediateSize, 2],
+                             [numChannels, patchSize, patchSize, hiddenSize], [imageSize / patchSize, imageSize / patchSize, hiddenSize]],
+                            model: "clip_vision_model")
     }
 
     public var headDim: Int { hiddenSize / numAttentionHeads }

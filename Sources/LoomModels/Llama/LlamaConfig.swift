@@ -99,6 +99,9 @@ public struct LlamaConfig: Decodable, Sendable {
         }
         guard headDim % 2 == 0 else { throw ConfigError("head_dim \(headDim) must be even for rotary embeddings") }
         _ = try rope.inverseFrequencies(headDim: headDim)
+        try ModelSize.check([[vocabSize, hiddenSize, tieWordEmbeddings ? 1 : 2],
+                             [numHiddenLayers, hiddenSize, headDim, 2 * (numAttentionHeads + numKeyValueHeads)],
+                             [numHiddenLayers, hiddenSize, intermediateSize, 3]], model: modelType)
     }
 
     /// The rotary table this configuration implies.

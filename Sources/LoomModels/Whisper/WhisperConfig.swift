@@ -76,6 +76,8 @@ public struct WhisperConfig: Decodable, Sendable, Equatable {
         guard dModel % encoderAttentionHeads == 0 else {
             throw ConfigError("d_model \(dModel) is not a multiple of encoder_attention_heads \(encoderAttentionHeads)")
         }
+        try ModelSize.check([[encoderLayers, dModel, dModel, 4], [encoderLayers, dModel, encoderFfnDim, 2],
+                             [numMelBins, dModel, 3], [dModel, dModel, 3], [maxSourcePositions, dModel]], model: "whisper")
     }
 
     public var headDim: Int { dModel / encoderAttentionHeads }
