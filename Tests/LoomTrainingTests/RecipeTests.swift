@@ -66,6 +66,26 @@ final class RecipeTests: XCTestCase {
         XCTAssertThrowsError(try Recipe.load(nothingTrains)) { XCTAssertTrue("\($0)".contains("nothing trains"), "\($0)") }
     }
 
+    /// Anchors and aliases work, but a "billion laughs" recipe (10⁸ nodes in 8 lines) is refused at
+    /// once instead of expanding until memory runs out.
+    func testAliasBombsAreRefusedAndAnchorsStillWork() throws {
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        for (name, previous) in zip(["b", "c", "d", "e", "f", "g", "h"], ["a", "b", "c", "d", "e", "f", "g"]) {
+            bomb += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let start = Date()
+        XCTAssertThrowsError(try Recipe.load(try write(bomb))) { XCTAssertTrue("\($0)".contains("more than 100000 YAML nodes"), "\($0)") }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        let anchored = try Recipe.load(try write("""
+        language_model: lm
+        stages:
+          - &stage {name: align, data: {train: a.json}, trainable: ["modalities.*"], learning_rate: 1.0e-3}
+          - {<<: *stage, name: instruct, learning_rate: 2.0e-5}
+        """))
+        XCTAssertEqual(anchored.stages.map(\.name), ["align", "instruct"])
+        XCTAssertEqual(anchored.stages.map(\.learningRate), [1e-3, 2e-5])
+    }
+
     func testOverrides() throws {
         let path = try write(minimal)
         let recipe = try Recipe.load(path, overrides: ["stages.0.learning_rate=5e-4", "data.max_length=64", "stages.0.steps=3"])

@@ -55,6 +55,7 @@ public struct Recipe: Decodable {
         }
         do {
             var node = try Yams.compose(yaml: text) ?? Node.mapping([:])
+            try checkSize(node)
             for override in overrides { node = try apply(override, to: node) }
             var recipe = try YAMLDecoder().decode(Recipe.self, from: try Yams.serialize(node: node))
             recipe.source = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -67,6 +68,28 @@ public struct Recipe: Decodable {
             throw RecipeError("\(path): \(describe(error))")
         } catch {
             throw RecipeError("\(path): \(error)")
+        }
+    }
+
+    /// Most YAML nodes a recipe may expand to. Anchors and aliases are allowed, but each alias repeats
+    /// its anchor's nodes, so a few lines can describe 10⁸ of them (the "billion laughs"); a real
+    /// recipe has a few hundred.
+    static let maxNodes = 100_000
+
+    /// Counts the nodes with aliases expanded, stopping as soon as the count passes `maxNodes`.
+    static func checkSize(_ root: Node) throws {
+        var count = 0
+        var pending = [root]
+        while let node = pending.popLast() {
+            count += 1
+            guard count <= maxNodes else {
+                throw RecipeError("the recipe expands to more than \(maxNodes) YAML nodes (anchors and aliases nested too deep)")
+            }
+            switch node {
+            case .scalar: break
+            case .mapping(let mapping): for (key, value) in mapping { pending.append(key); pending.append(value) }
+            case .sequence(let sequence): pending.append(contentsOf: sequence)
+            }
         }
     }
 
