@@ -86,6 +86,17 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(anchored.stages.map(\.learningRate), [1e-3, 2e-5])
     }
 
+    /// Nesting bombs (500,000 brackets, or "- - - …") would overflow the YAML composer's stack; they
+    /// are refused first. Brackets in quoted strings and comments do not count.
+    func testNestingBombsAreRefused() throws {
+        for bomb in [String(repeating: "[", count: 500_000), String(repeating: "- ", count: 300_000) + "x",
+                     "a: " + String(repeating: #"["]", "#, count: 100_000)] {
+            XCTAssertThrowsError(try Recipe.load(try write(bomb))) { XCTAssertTrue("\($0)".contains("nests deeper than 256"), "\($0)") }
+        }
+        let quoted = "language_model: lm  # see [1]\nstages: [{name: \"a]]]}}}\", data: {train: a.json}, trainable: [\"x\"], learning_rate: 0.001}]\n"
+        XCTAssertEqual(try Recipe.load(try write(quoted)).stages.map(\.name), ["a]]]}}}"])
+    }
+
     func testOverrides() throws {
         let path = try write(minimal)
         let recipe = try Recipe.load(path, overrides: ["stages.0.learning_rate=5e-4", "data.max_length=64", "stages.0.steps=3"])

@@ -54,6 +54,7 @@ public struct Recipe: Decodable {
             throw RecipeError("cannot read recipe \(path): \(error.localizedDescription)")
         }
         do {
+            try checkNesting(text)
             var node = try Yams.compose(yaml: text) ?? Node.mapping([:])
             try checkSize(node)
             for override in overrides { node = try apply(override, to: node) }
@@ -75,6 +76,51 @@ public struct Recipe: Decodable {
     /// its anchor's nodes, so a few lines can describe 10⁸ of them (the "billion laughs"); a real
     /// recipe has a few hundred.
     static let maxNodes = 100_000
+
+    /// Deepest nesting a recipe may have. The YAML composer recurses once per level, so 500,000 nested
+    /// brackets would overflow the stack; a real recipe nests about five levels.
+    static let maxNesting = 256
+
+    /// An upper bound on the nesting of `text`, checked before composing: per line, the indentation plus
+    /// leading "- " / "? " entries, plus the open flow collections ("[", "{"; closers in quoted strings
+    /// and comments do not count). It can only overestimate, never miss a level.
+    static func checkNesting(_ text: String) throws {
+        let space = UInt8(ascii: " "), backslash = UInt8(ascii: "\\"), hash = UInt8(ascii: "#")
+        let dash = UInt8(ascii: "-"), question = UInt8(ascii: "?")
+        let singleQuote = UInt8(ascii: "'"), doubleQuote = UInt8(ascii: "\"")
+        var flow = 0
+        var quote: UInt8?
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            let bytes = Array(line)
+            var i = 0
+            while i < bytes.count, bytes[i] == space { i += 1 }
+            var block = i
+            while quote == nil, i + 1 < bytes.count, bytes[i] == dash || bytes[i] == question, bytes[i + 1] == space {
+                block += 2
+                i += 2
+                while i < bytes.count, bytes[i] == space { i += 1 }
+            }
+            while i < bytes.count {
+                let c = bytes[i]
+                if let open = quote {
+                    if c == backslash && open == doubleQuote { i += 1 } else if c == open { quote = nil }
+                } else if c == singleQuote || c == doubleQuote {
+                    quote = c
+                } else if c == hash && (i == 0 || bytes[i - 1] == space) {
+                    break
+                } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}") {
+                    flow = max(0, flow - 1)
+                }
+                // Openers count even inside quotes: that can only overestimate.
+                if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") { flow += 1 }
+                guard block + flow <= maxNesting else {
+                    throw RecipeError("the recipe nests deeper than \(maxNesting) levels")
+                }
+                i += 1
+            }
+            guard block + flow <= maxNesting else { throw RecipeError("the recipe nests deeper than \(maxNesting) levels") }
+        }
+    }
 
     /// Counts the nodes with aliases expanded, stopping as soon as the count passes `maxNodes`.
     static func checkSize(_ root: Node) throws {
