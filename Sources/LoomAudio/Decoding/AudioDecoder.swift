@@ -73,7 +73,9 @@ public enum AudioDecoder {
         guard rate > 0 else { throw AudioError(source: source, "audio file reports sample rate \(rate)") }
         let expected = max(0, Int(info.frames))
         var samples: [Float] = []
-        samples.reserveCapacity(min(expected, 1 << 24) * channels)
+        // At most 16 Mi samples (64 MB) up front, whatever the header claims (channels included).
+        let (claimed, overflow) = expected.multipliedReportingOverflow(by: channels)
+        samples.reserveCapacity(overflow ? 1 << 24 : min(claimed, 1 << 24))
         var chunk = [Float](repeating: 0, count: chunkFrames * channels)
         var total = 0
         while total < expected {
