@@ -11,7 +11,7 @@ import LoomTraining
 
 /// Every parser that reads files from strangers, as a function of arbitrary bytes: what the libFuzzer
 /// harness (`loom-fuzz`, tools/fuzz.sh) calls with each generated input, and what the test suite calls
-/// with every committed corpus and regression input (Tests/Fuzz/).
+/// with every committed corpus and regression input (Tests/LoomFuzzingTests/Corpus, Regressions).
 ///
 /// A thrown error is the expected outcome for a bad input and is swallowed. Anything else — a trap
 /// (overflow, index out of range, force unwrap), a sanitizer report, a hang or memory blow-up — is
@@ -37,7 +37,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case audio
 
     /// Runs the parser on `data`. `root` is the repository root, where the fixed tokenizers of
-    /// `tokenizerEncode`, `tokenizerJSON` and `dataset` are read from.
+    /// `tokenizerEncode` and `dataset` are read from.
     public func run(_ data: Data, root: URL) {
         switch self {
         case .safetensors: Self.safetensors(data)
