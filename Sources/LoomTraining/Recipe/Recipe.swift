@@ -88,7 +88,7 @@ public struct Recipe: Decodable {
         let space = UInt8(ascii: " "), backslash = UInt8(ascii: "\\"), hash = UInt8(ascii: "#")
         let dash = UInt8(ascii: "-"), question = UInt8(ascii: "?")
         let singleQuote = UInt8(ascii: "'"), doubleQuote = UInt8(ascii: "\"")
-        var flow = 0
+        var flow = 0, deepest = 0
         var quote: UInt8?
         for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             let bytes = Array(line)
@@ -112,14 +112,15 @@ public struct Recipe: Decodable {
                     flow = max(0, flow - 1)
                 }
                 // Openers count even inside quotes: that can only overestimate.
-                if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") { flow += 1 }
-                guard block + flow <= maxNesting else {
-                    throw RecipeError("the recipe nests deeper than \(maxNesting) levels")
+                if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                    flow += 1
+                    deepest = max(deepest, block + flow)
                 }
                 i += 1
             }
-            guard block + flow <= maxNesting else { throw RecipeError("the recipe nests deeper than \(maxNesting) levels") }
+            deepest = max(deepest, block + flow)
         }
+        guard deepest <= maxNesting else { throw RecipeError("the recipe nests deeper than \(maxNesting) levels") }
     }
 
     /// Counts the nodes with aliases expanded, stopping as soon as the count passes `maxNodes`.

@@ -87,7 +87,7 @@ public enum Checkpoint {
             // A full disk (or any failed write) leaves the earlier checkpoints as they were and frees
             // what this one took, so that the run can be resumed once there is room.
             try? fm.removeItem(at: temporary)
-            let last = (try? completeCheckpoints(in: stageDirectory).last).flatMap { $0 }
+            let last = try? completeCheckpoints(in: stageDirectory).last
             let fallback = last.map { "\(name(step: $0.step)) is intact; resume from it with --resume once there is room" }
                 ?? "no earlier checkpoint of this stage"
             throw RecipeError("cannot write \(name(step: step)) in \(stageDirectory.path): \(error); \(fallback)")
