@@ -6,7 +6,7 @@ import LoomCheckpoint
 /// A run folder on a disk that fills up mid-run (a 256 KB tmpfs; each smoke checkpoint takes about
 /// 108 KB): the run stops with an error that names the disk and the intact checkpoint, leaves that
 /// checkpoint verifiable and no partial folder behind, and once the disk has room, --resume finishes
-/// with the same weights and losses as a run that never ran out of room.
+/// with the same weights as a run that never ran out of room.
 final class FullDiskTests: XCTestCase {
     func run(_ arguments: [String]) throws -> (status: Int32, errors: String) {
         let process = Process()
