@@ -44,6 +44,38 @@ final class LoaderTests: XCTestCase {
         for (i, m) in batch.attentionMask.enumerated() where !m { XCTAssertEqual(batch.labels.scalars[i], -100) }
     }
 
+    /// `Batch.sample(b)`: one sample without padding, with exactly its media items and their slots.
+    func testSampleTakesOneRowWithItsMedia() throws {
+        let loader = try DataLoader(samples: try samples(6), collator: collator, mediaLoaders: ["image": imageLoader()],
+                                    options: .init(batchSize: 6, seed: 3))
+        let batch = try XCTUnwrap(loader.batches(from: DataPosition()).nextBatch())
+        let media = try XCTUnwrap(batch.media["image"])
+        var itemsSeen = 0
+        for b in 0..<batch.batchSize {
+            let one = batch.sample(b)
+            let row = b * batch.length
+            let kept = batch.attentionMask[row..<(row + batch.length)].filter { $0 }.count
+            XCTAssertEqual(one.inputIds.shape, [1, kept])
+            XCTAssertEqual(one.inputIds.scalars, Array(batch.inputIds.scalars[row..<(row + kept)]))
+            XCTAssertEqual(one.labels.scalars, Array(batch.labels.scalars[row..<(row + kept)]))
+            XCTAssertEqual(one.attentionMask, [Bool](repeating: true, count: kept))
+            XCTAssertEqual(one.sampleIds, [batch.sampleIds[b]])
+            XCTAssertEqual(one.supervisedCount, batch.labels.scalars[row..<(row + batch.length)].filter { $0 != -100 }.count)
+            guard let mine = one.media["image"] else {
+                XCTAssertFalse(media.slots.contains { $0 / batch.length == b }, "sample \(b) has image slots but no image")
+                continue
+            }
+            // Its items, in order: the same pixels, the slots shifted to row 0.
+            XCTAssertEqual(mine.inputs.shape, [1, 3, 2, 2])
+            XCTAssertEqual(mine.inputs.scalars, media.inputs.sliced(axis: 0, itemsSeen..<(itemsSeen + 1)).scalars)
+            XCTAssertEqual(mine.slots, media.slots[(itemsSeen * 4)..<((itemsSeen + 1) * 4)].map { $0 - row })
+            XCTAssertEqual(mine.files, [media.files[itemsSeen]])
+            itemsSeen += 1
+        }
+        XCTAssertEqual(itemsSeen, media.inputs.shape[0])
+        XCTAssertGreaterThan(itemsSeen, 1)
+    }
+
     func testTruncationNeverCutsAMediaSpan() throws {
         let short = Collator(tokensPerItem: ["image": 4], placeholders: [.image], maxLength: 6, padTokenId: 0)
         let sample = TokenizedSample(id: "x", ids: [1, 5, -200, 6, 7, -200, 8], labels: [-100, 5, -100, 6, 7, -100, 8],

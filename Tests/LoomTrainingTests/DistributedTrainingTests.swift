@@ -91,6 +91,34 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(lines, steps)
     }
 
+    /// With `reproducible_gradients` (samples one by one, exact sums, integer all-reduce) the split
+    /// is invisible: 2 ranks of 1 thread with batch b end with the same bits as 1 process with batch
+    /// 2b and all its threads, in both stages (stage 2 with gradient accumulation).
+    func testReproducibleGradientsGiveTheSameBitsOnTwoRanksAsOnOne() throws {
+        let one = temporaryRun(), two = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: one); try? FileManager.default.removeItem(at: two) }
+        let exact = ["stages.0.reproducible_gradients=true", "stages.1.reproducible_gradients=true"]
+        let parallel = try launch(ranks: 2, trainArguments(two, batch: 2, extra: exact))
+        let reference = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: Self.schedule + exact + ["stages.0.batch_size=4", "stages.1.batch_size=4"]),
+                                        directory: one, communicator: SingleProcess())
+        reference.log = { _ in }
+        try reference.train()
+        parallel.waitUntilExit()
+        XCTAssertEqual(parallel.terminationStatus, 0)
+        for stage in ["align", "instruct"] {
+            let a = try weights(one, stage), b = try weights(two, stage)
+            XCTAssertEqual(Set(a.keys), Set(b.keys), stage)
+            for (key, x) in a {
+                let y = try XCTUnwrap(b[key])
+                XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern), "\(stage) \(key): max |diff| \(zip(x, y).map { abs($0 - $1) }.max() ?? 0)")
+            }
+            // The logged loss is a Double sum of the samples' losses, added in another order.
+            let l1 = try losses(one.appendingPathComponent(stage)), l2 = try losses(two.appendingPathComponent(stage))
+            XCTAssertEqual(l1.count, l2.count, stage)
+            for (x, y) in zip(l1, l2) { XCTAssertEqual(x, y, accuracy: 1e-12 * max(1, abs(x)), stage) }
+        }
+    }
+
     /// SIGKILL one rank mid-stage: mpirun stops the other within a bounded time (no hang), the last
     /// complete checkpoint stays usable, and resuming with 2 ranks ends bit-identical to a 2-rank run
     /// that was never interrupted.

@@ -12,6 +12,8 @@ public protocol Communicator: AnyObject {
     /// Element-wise sum over all ranks, in place; every rank gets the same result.
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws
+    /// Integer sums are exact: the order in which ranks are combined cannot change them.
+    func allReduceSum(_ values: UnsafeMutableBufferPointer<Int64>) throws
     /// Returns when every rank has called it.
     func barrier() throws
     /// Stops every rank of the run (after printing `message` on this rank's standard error).
@@ -36,6 +38,7 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     public func barrier() throws {}
     public func abort(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -21,6 +21,7 @@ public final class MPICommunicator: Communicator {
     private let world: UnsafeMutableRawPointer
     private let floatType: UnsafeMutableRawPointer
     private let doubleType: UnsafeMutableRawPointer
+    private let int64Type: UnsafeMutableRawPointer
     private let sum: UnsafeMutableRawPointer
     /// MPI_IN_PLACE: Open MPI defines it as (void *) 1.
     private let inPlace = UnsafeRawPointer(bitPattern: 1)
@@ -52,6 +53,7 @@ public final class MPICommunicator: Communicator {
         world = try symbol("ompi_mpi_comm_world")
         floatType = try symbol("ompi_mpi_float")
         doubleType = try symbol("ompi_mpi_double")
+        int64Type = try symbol("ompi_mpi_int64_t")
         sum = try symbol("ompi_mpi_op_sum")
         guard initialize(nil, nil) == 0 else { throw DistributedError("MPI_Init failed") }
         var value: Int32 = 0
@@ -72,6 +74,10 @@ public final class MPICommunicator: Communicator {
 
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws {
         try reduce(values.baseAddress, values.count, doubleType)
+    }
+
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Int64>) throws {
+        try reduce(values.baseAddress, values.count, int64Type)
     }
 
     private func reduce<T>(_ base: UnsafeMutablePointer<T>?, _ count: Int, _ type: UnsafeMutableRawPointer) throws {

@@ -34,6 +34,9 @@ public struct StageRecipe: Decodable {
     public var gradientAccumulation: Int
     /// Clip the global gradient norm to this (0: no clipping).
     public var maxGradNorm: Double
+    /// Run the samples one by one and sum their gradients exactly (`ExactGradients`): the weights then
+    /// do not depend on how the global batch is split over ranks, micro-batches or threads. Slower.
+    public var reproducibleGradients: Bool
     public var weightDecay: Double
     public var adamBetas: [Double]
     public var adamEpsilon: Double
@@ -54,6 +57,7 @@ public struct StageRecipe: Decodable {
         case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
         case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
         case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
+        case reproducibleGradients = "reproducible_gradients"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
         case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
         case logEvery = "log_every"
@@ -78,6 +82,7 @@ public struct StageRecipe: Decodable {
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 1
         gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? 1
         maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? 1
+        reproducibleGradients = try c.decodeIfPresent(Bool.self, forKey: .reproducibleGradients) ?? false
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0
         adamBetas = try c.decodeIfPresent([Double].self, forKey: .adamBetas) ?? [0.9, 0.999]
         adamEpsilon = try c.decodeIfPresent(Double.self, forKey: .adamEpsilon) ?? 1e-8

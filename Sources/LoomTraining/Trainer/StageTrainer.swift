@@ -7,8 +7,10 @@ import LoomNN
 import LoomTensor
 
 /// Runs one stage: micro-batches → loss (summed, divided by the supervised tokens of the whole
-/// accumulated step, as transformers' num_items_in_batch) → backward → clip → AdamW → schedule;
-/// checkpoints that resume bit-identically; metrics.jsonl; NaN/Inf steps skipped.
+/// accumulated step, as transformers' num_items_in_batch) → backward → gradients summed over ranks
+/// (`GradientAllReduce`, or sample by sample in exact arithmetic with `reproducible_gradients`:
+/// `ExactGradients`) → clip → AdamW → schedule; checkpoints that resume bit-identically;
+/// metrics.jsonl; NaN/Inf steps skipped.
 public final class StageTrainer {
     public let stage: StageRecipe
     public let model: MultimodalLM
@@ -28,6 +30,7 @@ public final class StageTrainer {
     /// writes checkpoints, metrics and progress.
     public let communicator: Communicator
     private var gradients: GradientAllReduce
+    private var exactGradients: ExactGradients
 
     public init(stage: StageRecipe, model: MultimodalLM, loader: DataLoader, evalLoader: DataLoader?,
                 directory: URL, recipeText: String, communicator: Communicator = SingleProcess()) throws {
@@ -36,6 +39,7 @@ public final class StageTrainer {
         }
         self.communicator = communicator
         gradients = GradientAllReduce(communicator: communicator)
+        exactGradients = ExactGradients(communicator: communicator)
         self.stage = stage
         self.model = model
         self.loader = loader
@@ -149,27 +153,44 @@ public final class StageTrainer {
             let tokens = Int(counts[0])
             optimizer.zeroGradients()
             var lossSum = 0.0
-            for batch in local where batch.supervisedCount > 0 {
+            func accumulate(_ batch: Batch) throws {
                 let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
                 let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
                                           attentionMask: batch.attentionMask, reduction: .sum)
                 lossSum += Double(loss.item)
                 (loss * (1 / Float(max(tokens, 1)))).backward()
             }
-            try gradients.reduce(optimizer.parameters)
+            var gradientsFinite = true
+            let reduced: (values: Int, bytes: Int)
+            if stage.reproducibleGradients {
+                for batch in local {
+                    for b in 0..<batch.batchSize {
+                        let sample = batch.sample(b)
+                        guard sample.supervisedCount > 0 else { continue }
+                        try accumulate(sample)
+                        exactGradients.collect(optimizer.parameters)
+                    }
+                }
+                gradientsFinite = try exactGradients.reduce(optimizer.parameters)
+                reduced = (exactGradients.lastElementCount, exactGradients.lastByteCount)
+            } else {
+                for batch in local where batch.supervisedCount > 0 { try accumulate(batch) }
+                try gradients.reduce(optimizer.parameters)
+                reduced = (gradients.lastElementCount, gradients.lastElementCount * MemoryLayout<Float>.size)
+            }
             if primary && communicator.size > 1 && state.step == 0 {
-                let megabytes = Double(gradients.lastElementCount * MemoryLayout<Float>.size) / 1e6
-                progress.message("\(stage.name): all-reduce of \(gradients.lastElementCount) gradient values (\(String(format: "%.2f", megabytes)) MB) per step over \(communicator.size) ranks")
+                let form = stage.reproducibleGradients ? " as exact sums" : ""
+                progress.message("\(stage.name): all-reduce of \(reduced.values) gradient values\(form) (\(String(format: "%.2f", Double(reduced.bytes) / 1e6)) MB) per step over \(communicator.size) ranks")
             }
             let loss = try communicator.allReduceSum([lossSum])[0] / Double(max(tokens, 1))
             let epoch = stream.epoch
-            guard loss.isFinite else {
+            guard loss.isFinite && gradientsFinite else {
                 optimizer.zeroGradients()
                 state.skippedSteps += 1
                 consecutiveNonFinite += 1
-                if primary { progress.message("warning: step \(state.step + 1) of \(stage.name) has a non-finite loss (\(loss)); skipped") }
+                if primary { progress.message("warning: step \(state.step + 1) of \(stage.name) has a non-finite \(loss.isFinite ? "gradient" : "loss (\(loss))"); skipped") }
                 if consecutiveNonFinite >= maxConsecutiveNonFinite {
-                    throw RecipeError("stage \(stage.name): \(consecutiveNonFinite) non-finite losses in a row; stopping (the last good checkpoint is intact in \(directory.path))")
+                    throw RecipeError("stage \(stage.name): \(consecutiveNonFinite) non-finite steps in a row; stopping (the last good checkpoint is intact in \(directory.path))")
                 }
                 continue
             }
