@@ -23,6 +23,8 @@ parser.add_argument("--stage", type=int, choices=[1, 2], default=1)
 parser.add_argument("--steps", type=int, default=5)
 parser.add_argument("--lora-rank", type=int)
 parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--gradient-checkpointing", action="store_true",
+                    help="recompute each decoder layer in backward (the language model's gradient_checkpointing_enable)")
 args = parser.parse_args()
 
 torch.set_num_threads(args.threads)
@@ -43,6 +45,9 @@ if args.stage == 2:
         trainable += list(model.model.language_model.parameters()) + list(model.lm_head.parameters())
 for p in trainable:
     p.requires_grad_(True)
+if args.gradient_checkpointing:
+    # Like Loom's: only the language model's decoder layers; non-reentrant, so frozen inputs work.
+    model.model.language_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 optimizer = torch.optim.AdamW(trainable, lr=1e-4)
 
 image_tokens = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
@@ -74,4 +79,5 @@ for i in range(args.steps):
 median = statistics.median(times)
 stage = f"2-lora-r{args.lora_rank}" if args.lora_rank else str(args.stage)
 print(json.dumps({"stage": stage, "median_step_s": round(median, 4), "tokens_per_s": round(args.batch * length / median),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, "threads": args.threads}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, "threads": args.threads,
+                  "gradient_checkpointing": args.gradient_checkpointing}))

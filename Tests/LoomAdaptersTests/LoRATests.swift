@@ -241,6 +241,37 @@ final class LoRATests: XCTestCase {
         }
     }
 
+    /// Gradient checkpointing on the decoder layers: full fine-tuning plus LoRA with dropout in
+    /// training mode gives the same loss and gradient bits as without it (the dropout masks are
+    /// replayed), and leaves the dropout generators where the plain run leaves them.
+    func testGradientCheckpointingGivesTheSameGradientBits() throws {
+        var results: [(loss: UInt32, grads: [String: [UInt32]], generators: [RandomGenerator])] = []
+        for checkpointing in [false, true] {
+            var rng = RandomGenerator(seed: 5)
+            let lm = try LlamaForCausalLM(try tinyLlamaConfig(vocab: 40, hidden: 16))
+            lm.initializeParameters(generator: &rng)
+            try LoRA.apply(to: lm, config: LoRAConfig(r: 2, loraAlpha: 4, loraDropout: 0.3), generator: &rng)
+            for (_, p) in lm.namedParameters() { p.requiresGradient = true }
+            lm.model.gradientCheckpointing = checkpointing
+            lm.setTraining(true)
+            let ids = IntTensor(shape: [2, 7], scalars: [1, 5, 17, 33, 2, 9, 30, 1, 7, 7, 22, 12, 39, 3])
+            let targets = IntTensor(shape: [14], scalars: (0..<14).map { $0 % 7 == 6 ? -100 : ids.scalars[$0 + 1] })
+            var loss: Float = 0
+            for _ in 0..<2 {   // two steps: the second starts from the generators the first left
+                let logits = lm.logits(embeddings: try lm.embed(ids))
+                let l = try crossEntropy(logits: logits.reshaped([14, 40]), targets: targets)
+                loss = l.item
+                l.backward()
+            }
+            let grads = Dictionary(uniqueKeysWithValues: lm.namedParameters().map { ($0.key, $0.tensor.grad!.scalars.map(\.bitPattern)) })
+            results.append((loss.bitPattern, grads, LoRA.adaptedLayers(of: lm).map(\.linear.loraDropoutGenerator)))
+        }
+        XCTAssertEqual(results[0].loss, results[1].loss)
+        XCTAssertEqual(results[0].grads.count, results[1].grads.count)
+        for (key, g) in results[0].grads { XCTAssertEqual(g, results[1].grads[key], key) }
+        XCTAssertEqual(results[0].generators, results[1].generators)
+    }
+
     // MARK: Saving and loading
 
     func testSaveLoadRoundTripAndPeftLayout() throws {

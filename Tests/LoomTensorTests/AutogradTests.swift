@@ -25,6 +25,28 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(adapter.grad!.scalars, reference)
     }
 
+    /// Gradient checkpointing: the recomputed block gives the same gradient bits as the recorded one,
+    /// for its input and its parameters, and keeps none of its intermediates on the tape.
+    func testRecomputedInBackwardGivesTheSameGradients() {
+        let w1 = randomTensor([8, 6], seed: 21, requiresGradient: true), w2 = randomTensor([6, 8], seed: 22, requiresGradient: true)
+        let below = randomTensor([6, 6], seed: 23, requiresGradient: true)
+        let x = randomTensor([3, 5, 6], seed: 24)
+        func block(_ h: Tensor) -> Tensor { h + linear(gelu(linear(h, weight: w1)), weight: w2) }
+        var grads: [[[UInt32]]] = []
+        for recompute in [false, true] {
+            for p in [w1, w2, below] { p.zeroGradient() }
+            let h = linear(x, weight: below)
+            let out = recompute ? recomputedInBackward(h, parameters: [w1, w2], block) : block(h)
+            if recompute { XCTAssertEqual(out.gradNode?.op, "recompute") }
+            sum(block(out) * out).backward()
+            grads.append([w1, w2, below].map { $0.grad!.scalars.map(\.bitPattern) })
+        }
+        XCTAssertEqual(grads[0], grads[1])
+        // Nothing needs a gradient: plain forward, nothing recorded.
+        for p in [w1, w2, below] { p.requiresGradient = false }
+        XCTAssertNil(recomputedInBackward(x, parameters: [w1, w2], block).gradNode)
+    }
+
     func testNoGradientScopeRecordsNothing() {
         let w = randomTensor([3, 3], seed: 4, requiresGradient: true)
         let y = withoutGradients { linear(randomTensor([2, 3], seed: 5), weight: w) }

@@ -79,6 +79,30 @@ final class SmokeRunTests: XCTestCase {
         }
     }
 
+    /// `gradient_checkpointing` recomputes the decoder layers in backward and changes nothing else:
+    /// both stages end with the same weight bits and the same logged losses.
+    func testGradientCheckpointingTrainsTheSameBits() throws {
+        var results: [(weights: [String: [UInt32]], losses: [Double])] = []
+        for checkpointing in [false, true] {
+            let directory = temporaryRun()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=1", "stages.1.epochs=1",
+                "stages.0.gradient_checkpointing=\(checkpointing)", "stages.1.gradient_checkpointing=\(checkpointing)"]), directory: directory)
+            run.log = { _ in }
+            try run.train()
+            var weights: [String: [UInt32]] = [:], curve: [Double] = []
+            for stage in ["align", "instruct"] {
+                let file = try SafetensorsFile(path: directory.appendingPathComponent("\(stage)/final/trainable.safetensors").path)
+                for name in file.names { weights["\(stage)/\(name)"] = try file.tensor(name).scalars.map(\.bitPattern) }
+                curve += try losses(directory.appendingPathComponent(stage))
+            }
+            results.append((weights, curve))
+        }
+        XCTAssertGreaterThan(results[0].weights.count, 0)
+        XCTAssertEqual(results[0].weights, results[1].weights)
+        XCTAssertEqual(results[0].losses, results[1].losses)
+    }
+
     /// loom export: the folder loads as LlavaForConditionalGeneration (Loom's loader reads every layout
     /// transformers does) and gives the trained model's logits. tools/check_llava_export.py checks
     /// the same folder in transformers itself.

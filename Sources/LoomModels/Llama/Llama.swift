@@ -71,6 +71,18 @@ public final class LlamaDecoderLayer: Module {
         let h = x + selfAttn(inputLayernorm(x), context: context, cache: cache)
         return h + mlp(postAttentionLayernorm(h))
     }
+
+    /// The layer under gradient checkpointing: only its input is kept, and backward runs it again.
+    /// LoRA dropout replays the masks of the first pass.
+    func recomputingInBackward(_ x: Tensor, context: DecoderContext) -> Tensor {
+        let linears = namedModules().compactMap { $0.module as? Linear }
+        let start = linears.map(\.loraDropoutGenerator)
+        return recomputedInBackward(x, parameters: trainableParameters.map(\.tensor), replay: {
+            let end = linears.map(\.loraDropoutGenerator)
+            for (linear, generator) in zip(linears, start) { linear.loraDropoutGenerator = generator }
+            return { for (linear, generator) in zip(linears, end) { linear.loraDropoutGenerator = generator } }
+        }) { [unowned self] input in self(input, context: context, cache: nil) }
+    }
 }
 
 /// What every layer of one forward pass shares.
@@ -87,6 +99,10 @@ public final class LlamaModel: Module {
     @Child public var norm: RMSNorm
     public let config: LlamaConfig
     let rotary: RotaryTable
+    /// Gradient checkpointing: while training, each decoder layer keeps only its input and is run
+    /// again in backward (one more forward of the stack per step, a layer's activations in memory
+    /// instead of all of them). Gradients are unchanged.
+    public var gradientCheckpointing = false
 
     public init(_ config: LlamaConfig) throws {
         self.config = config
@@ -108,7 +124,13 @@ public final class LlamaModel: Module {
             rotary: rotary, positions: Array(past..<(past + t)),
             mask: AttentionMask(isCausal: true, keyPadding: attentionMask, slidingWindow: config.slidingWindow))
         var h = embeddings
-        for (i, layer) in layers.enumerated() { h = layer(h, context: context, cache: cache?.layers[i]) }
+        for (i, layer) in layers.enumerated() {
+            if gradientCheckpointing && cache == nil {
+                h = layer.recomputingInBackward(h, context: context)
+            } else {
+                h = layer(h, context: context, cache: cache?.layers[i])
+            }
+        }
         cache?.advance(by: t)
         return norm(h)
     }

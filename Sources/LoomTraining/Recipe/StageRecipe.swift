@@ -37,6 +37,9 @@ public struct StageRecipe: Decodable {
     /// Run the samples one by one and sum their gradients exactly (`ExactGradients`): the weights then
     /// do not depend on how the global batch is split over ranks, micro-batches or threads. Slower.
     public var reproducibleGradients: Bool
+    /// Recompute each decoder layer in backward instead of keeping its activations (less memory,
+    /// about one more forward pass of the language model per step; the same gradients).
+    public var gradientCheckpointing: Bool
     public var weightDecay: Double
     public var adamBetas: [Double]
     public var adamEpsilon: Double
@@ -57,7 +60,7 @@ public struct StageRecipe: Decodable {
         case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
         case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
         case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
-        case reproducibleGradients = "reproducible_gradients"
+        case reproducibleGradients = "reproducible_gradients", gradientCheckpointing = "gradient_checkpointing"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
         case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
         case logEvery = "log_every"
@@ -83,6 +86,7 @@ public struct StageRecipe: Decodable {
         gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? 1
         maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? 1
         reproducibleGradients = try c.decodeIfPresent(Bool.self, forKey: .reproducibleGradients) ?? false
+        gradientCheckpointing = try c.decodeIfPresent(Bool.self, forKey: .gradientCheckpointing) ?? false
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0
         adamBetas = try c.decodeIfPresent([Double].self, forKey: .adamBetas) ?? [0.9, 0.999]
         adamEpsilon = try c.decodeIfPresent(Double.self, forKey: .adamEpsilon) ?? 1e-8

@@ -199,6 +199,9 @@ public final class TrainingRun {
         let data = recipe.data.merged(with: stage.data)
         let loader = try makeLoader(stage, files: data.train, data: data, what: "train")!
         let evalLoader = try data.eval.flatMap { try makeLoader(stage, files: $0, data: data, what: "eval") }
+        model.languageModel.model.gradientCheckpointing = stage.gradientCheckpointing
+        defer { model.languageModel.model.gradientCheckpointing = false }
+        if stage.gradientCheckpointing { log("stage \(stage.name): gradient checkpointing (each decoder layer runs again in backward)") }
         let trainer = try StageTrainer(stage: stage, model: model, loader: loader, evalLoader: evalLoader,
                                        directory: stageDirectory(stage), recipeText: recipeText, communicator: communicator)
         let ranks = communicator.size

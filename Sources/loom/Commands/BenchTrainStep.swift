@@ -25,6 +25,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "1: projector only; 2: projector + language model.") var stage = 1
     @Option(help: "Timed steps (after one warm-up step).") var steps = 5
     @Option(help: "Stage 2 with LoRA of this rank on q/k/v/o/gate/up/down instead of full fine-tuning.") var loraRank: Int?
+    @Flag(help: "Recompute each decoder layer in backward instead of keeping its activations.") var gradientCheckpointing = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -40,6 +41,7 @@ struct BenchTrainStep: ParsableCommand {
         var rng = RandomGenerator(seed: 0)
         model.initializeParameters(std: 0.02, generator: &rng)
         model.freeze()
+        model.model.languageModel.gradientCheckpointing = gradientCheckpointing
         var trainable = model.model.multiModalProjector.parameters
         if stage == 2 {
             if let rank = loraRank {
@@ -89,6 +91,7 @@ struct BenchTrainStep: ParsableCommand {
             "stage": loraRank.map { "2-lora-r\($0)" } ?? String(stage), "median_step_s": (median * 1e4).rounded() / 1e4,
             "tokens_per_s": (Double(batch * length) / median).rounded(), "peak_rss_mb": peakResidentMegabytes(),
             "trainable_parameters": trainable.reduce(0) { $0 + $1.count }, "threads": Threads.count,
+            "gradient_checkpointing": gradientCheckpointing,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
