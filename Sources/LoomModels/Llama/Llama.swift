@@ -168,6 +168,14 @@ public final class LlamaForCausalLM: Module, CausalLanguageModel {
         return head(h.sliced(axis: 1, (h.shape[1] - 1)..<h.shape[1]))
     }
 
+    /// Next-token cross-entropy for unshifted `labels` [B, T] (−100 ignored), the head applied to the
+    /// supervised positions only (`NextTokenLoss`).
+    public func loss(embeddings: Tensor, labels: IntTensor, attentionMask: [Bool]? = nil,
+                     reduction: LossReduction = .mean) throws -> Tensor {
+        try NextTokenLoss.loss(hidden: model(embeddings: embeddings, attentionMask: attentionMask), labels: labels,
+                               reduction: reduction, head: head)
+    }
+
     /// The output projection (the tied embedding when there is no lm_head).
     func head(_ h: Tensor) -> Tensor { lmHead.map { $0(h) } ?? linear(h, weight: model.embedTokens.weight) }
 

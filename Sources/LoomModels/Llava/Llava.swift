@@ -108,6 +108,16 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
         logits(embeddings: try inputEmbeddings(inputIds: inputIds, pixelValues: pixelValues), attentionMask: attentionMask, cache: nil)
     }
 
+    /// transformers' `LlavaForConditionalGeneration(..., labels=labels).loss`: next-token
+    /// cross-entropy for unshifted `labels` [B, T] (−100 ignored), the head applied to the supervised
+    /// positions only (`NextTokenLoss`).
+    public func loss(inputIds: IntTensor, pixelValues: Tensor?, labels: IntTensor, attentionMask: [Bool]? = nil,
+                     reduction: LossReduction = .mean) throws -> Tensor {
+        let embeddings = try inputEmbeddings(inputIds: inputIds, pixelValues: pixelValues)
+        return try NextTokenLoss.loss(hidden: model.languageModel(embeddings: embeddings, attentionMask: attentionMask),
+                                      labels: labels, reduction: reduction, head: head)
+    }
+
     // MARK: CausalLanguageModel (text continuation after the prompt)
 
     public func embed(_ ids: IntTensor) throws -> Tensor { try model.languageModel.embedTokens(ids) }

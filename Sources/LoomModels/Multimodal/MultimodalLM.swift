@@ -55,12 +55,7 @@ public final class MultimodalLM: Module {
     /// accumulation over micro-batches).
     public func loss(inputIds: IntTensor, labels: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
                      attentionMask: [Bool]?, reduction: LossReduction = .mean) throws -> Tensor {
-        let logits = try self.logits(inputIds: inputIds, media: media, attentionMask: attentionMask)
-        let (b, t, v) = (logits.shape[0], logits.shape[1], logits.shape[2])
-        var shifted = [Int](repeating: -100, count: b * t)
-        for row in 0..<b {
-            for i in 0..<(t - 1) { shifted[row * t + i] = labels.scalars[row * t + i + 1] }
-        }
-        return try crossEntropy(logits: logits.reshaped([b * t, v]), targets: IntTensor(shifted), reduction: reduction)
+        try languageModel.loss(embeddings: try inputEmbeddings(inputIds: inputIds, media: media), labels: labels,
+                               attentionMask: attentionMask, reduction: reduction)
     }
 }

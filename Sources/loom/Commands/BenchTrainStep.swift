@@ -63,9 +63,7 @@ struct BenchTrainStep: ParsableCommand {
             ids += [1] + [Int](repeating: llavaConfig.imageTokenId, count: imageTokens) + text
             labels += [Int](repeating: -100, count: 1 + imageTokens) + text
         }
-        // Next-token targets: position t predicts labels[t + 1].
-        var targets = [Int](repeating: -100, count: batch * length)
-        for b in 0..<batch { for t in 0..<(length - 1) { targets[b * length + t] = labels[b * length + t + 1] } }
+        let labelTensor = IntTensor(shape: [batch, length], scalars: labels)
         let size = llavaConfig.visionConfig.imageSize
         let pixels = Tensor.randomNormal([batch, 3, size, size], generator: &rng)
         let inputIds = IntTensor(shape: [batch, length], scalars: ids)
@@ -73,8 +71,7 @@ struct BenchTrainStep: ParsableCommand {
         func step() throws -> (Double, Float) {
             let start = DispatchTime.now().uptimeNanoseconds
             optimizer.zeroGradients()
-            let logits = try model.logits(inputIds: inputIds, pixelValues: pixels)
-            let loss = try crossEntropy(logits: logits.reshaped([batch * length, vocab]), targets: IntTensor(targets))
+            let loss = try model.loss(inputIds: inputIds, pixelValues: pixels, labels: labelTensor)
             loss.backward()
             optimizer.step()
             return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, loss.item)
