@@ -120,7 +120,17 @@ final class GradientCheckTests: XCTestCase {
         checkGradients([img, pw, pb], "patch embedding (edge cropped)") { patchEmbedding($0[0], weight: $0[1], bias: $0[2]) }
     }
 
+    /// With the default query blocks and with causal blocks of 2 rows (several blocks per sequence).
     func testAttention() {
+        for rows in [64, 2] {
+            let saved = Attention.QueryBlocks.causalRows
+            Attention.QueryBlocks.causalRows = rows
+            defer { Attention.QueryBlocks.causalRows = saved }
+            checkAttentionGradients()
+        }
+    }
+
+    func checkAttentionGradients() {
         let q = randomTensor([2, 4, 5, 3], seed: 31), k = randomTensor([2, 2, 5, 3], seed: 32), v = randomTensor([2, 2, 5, 6], seed: 33)
         checkGradients([q, k, v], "GQA no mask") { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2]) }
         checkGradients([q, k, v], "GQA causal") { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: .causal) }

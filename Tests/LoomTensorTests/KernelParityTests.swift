@@ -80,7 +80,18 @@ final class KernelParityTests: XCTestCase {
         }
     }
 
+    /// Also with causal query blocks of 5 rows (the default is 64): blocks that skip the masked keys,
+    /// a last short block, and blocks holding fully masked rows, which keep every key.
     func testFusedAttentionAgreesWithMaterialisedScores() {
+        for rows in [64, 5] {
+            let saved = Attention.QueryBlocks.causalRows
+            Attention.QueryBlocks.causalRows = rows
+            defer { Attention.QueryBlocks.causalRows = saved }
+            checkFusedAttention(label: "blocks of \(rows)")
+        }
+    }
+
+    func checkFusedAttention(label: String) {
         let masks: [(String, AttentionMask)] = [
             ("none", .none), ("causal", .causal),
             ("padding", AttentionMask(keyPadding: (0..<34).map { $0 % 17 < 13 })),
@@ -92,14 +103,14 @@ final class KernelParityTests: XCTestCase {
                 let v = randomTensor([2, hkv, 17, 7], seed: 42)
                 assertClose(scaledDotProductAttention(query: q, key: k, value: v, mask: mask),
                             Kernels.Reference.attention(query: q, key: k, value: v, mask: mask, scale: nil),
-                            atol: 2e-6, rtol: 1e-5, "\(name) H=\(h) Hkv=\(hkv)")
+                            atol: 2e-6, rtol: 1e-5, "\(label): \(name) H=\(h) Hkv=\(hkv)")
             }
         }
         // A decode step against a cache, with transposed views.
         let q = randomTensor([1, 4, 3, 8], seed: 43).transposed(1, 2), k = randomTensor([1, 21, 3, 8], seed: 44).transposed(1, 2)
         let v = randomTensor([1, 21, 3, 8], seed: 45).transposed(1, 2)
         assertClose(scaledDotProductAttention(query: q, key: k, value: v, mask: .causal, scale: 0.5),
-                    Kernels.Reference.attention(query: q, key: k, value: v, mask: .causal, scale: 0.5), atol: 2e-6, "cache")
+                    Kernels.Reference.attention(query: q, key: k, value: v, mask: .causal, scale: 0.5), atol: 2e-6, "\(label): cache")
     }
 
     func testRotaryMatchesTheRotateHalfFormula() {

@@ -55,23 +55,30 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
 
     let storage = TensorStorage(uninitializedCount: b * tq * h * dv)
     let out = Tensor(storage: storage, shape: [b, h, tq, dv], strides: [tq * h * dv, dv, h * dv, 1])
+    let blocks = Attention.QueryBlocks(mask: mask, batch: b, tq: tq, tk: tk)
     var logSumExp = [Float](repeating: 0, count: b * h * tq)
     logSumExp.withUnsafeMutableBufferPointer { lseBuffer in
         let lse = lseBuffer.baseAddress!
         BLAS.withSingleThreadedGEMM {
             Threads.parallelFor(b * h, grain: 1) { range in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(blocks.rows * tk, 1))
                 defer { scores.deallocate() }
                 for bh in range {
                     let (s, head) = (bh / h, bh % h)
                     let kvHead = head / nRep
-                    BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
-                               a: q.at(s, head), lda: q.ld, b: k.at(s, kvHead), ldb: k.ld, beta: 0, c: scores, ldc: tk)
-                    for i in 0..<tq {
-                        lse[bh * tq + i] = Attention.maskedSoftmaxRow(scores + i * tk, batch: s, query: i, tq: tq, tk: tk, mask: mask)
+                    for (i0, i1) in blocks.ranges {
+                        // Keys past `width` are masked for every query of the block: skipped.
+                        let width = blocks.width(batch: s, rows: i0..<i1)
+                        BLAS.sgemm(transA: false, transB: true, m: i1 - i0, n: width, k: d, alpha: scale,
+                                   a: q.at(s, head) + i0 * q.ld, lda: q.ld, b: k.at(s, kvHead), ldb: k.ld, beta: 0, c: scores, ldc: width)
+                        for i in i0..<i1 {
+                            lse[bh * tq + i] = Attention.maskedSoftmaxRow(scores + (i - i0) * width, width: width, batch: s, query: i,
+                                                                          tq: tq, tk: tk, mask: mask)
+                        }
+                        BLAS.sgemm(transA: false, transB: false, m: i1 - i0, n: dv, k: width, a: scores, lda: width,
+                                   b: v.at(s, kvHead), ldb: v.ld, beta: 0,
+                                   c: out.pointer + s * tq * h * dv + i0 * h * dv + head * dv, ldc: h * dv)
                     }
-                    BLAS.sgemm(transA: false, transB: false, m: tq, n: dv, k: tk, a: scores, lda: tk,
-                               b: v.at(s, kvHead), ldb: v.ld, beta: 0, c: out.pointer + s * tq * h * dv + head * dv, ldc: h * dv)
                 }
             }
         }
@@ -88,48 +95,53 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
             BLAS.withSingleThreadedGEMM {
                 // One worker per (batch, KV head): the heads sharing a KV head add into the same dK, dV.
                 Threads.parallelFor(b * hkv, grain: 1) { range in
-                    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
-                    let dp = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+                    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(blocks.rows * tk, 1))
+                    let dp = UnsafeMutablePointer<Float>.allocate(capacity: max(blocks.rows * tk, 1))
                     defer { p.deallocate(); dp.deallocate() }
                     for bk in range {
                         let (s, kvHead) = (bk / hkv, bk % hkv)
                         for head in (kvHead * nRep)..<((kvHead + 1) * nRep) {
                             let bh = s * h + head
-                            // P = exp(scale·Q·Kᵀ − lse), masked
-                            BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
-                                       a: saved.q.at(s, head), lda: saved.q.ld, b: saved.k.at(s, kvHead), ldb: saved.k.ld,
-                                       beta: 0, c: p, ldc: tk)
-                            for i in 0..<tq {
-                                Attention.probabilitiesRow(p + i * tk, logSumExp: lse[bh * tq + i], batch: s, query: i, tq: tq, tk: tk, mask: mask)
-                            }
-                            if let gv {  // dV += Pᵀ · dO
-                                BLAS.sgemm(transA: true, transB: false, m: tk, n: dv, k: tq, a: p, lda: tk,
-                                           b: dO.at(s, head), ldb: dO.ld, beta: 1,
-                                           c: gv.pointer + (s * hkv + kvHead) * tk * dv, ldc: dv)
-                            }
-                            guard gq != nil || gk != nil else { continue }
-                            // dP = dO · Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP))
-                            BLAS.sgemm(transA: false, transB: true, m: tq, n: tk, k: dv, a: dO.at(s, head), lda: dO.ld,
-                                       b: saved.v.at(s, kvHead), ldb: saved.v.ld, beta: 0, c: dp, ldc: tk)
-                            for i in 0..<tq {
-                                let pr = p + i * tk, dpr = dp + i * tk
-                                if lse[bh * tq + i].isNaN {  // fully masked: output does not depend on the scores
-                                    dpr.update(repeating: 0, count: tk)
-                                    continue
+                            for (i0, i1) in blocks.ranges {
+                                let (m, width) = (i1 - i0, blocks.width(batch: s, rows: i0..<i1))
+                                let qBlock = saved.q.at(s, head) + i0 * saved.q.ld, dOBlock = dO.at(s, head) + i0 * dO.ld
+                                // P = exp(scale·Q·Kᵀ − lse), masked
+                                BLAS.sgemm(transA: false, transB: true, m: m, n: width, k: d, alpha: scale,
+                                           a: qBlock, lda: saved.q.ld, b: saved.k.at(s, kvHead), ldb: saved.k.ld,
+                                           beta: 0, c: p, ldc: width)
+                                for i in i0..<i1 {
+                                    Attention.probabilitiesRow(p + (i - i0) * width, width: width, logSumExp: lse[bh * tq + i], batch: s,
+                                                               query: i, tq: tq, tk: tk, mask: mask)
                                 }
-                                var dot: Float = 0
-                                for j in 0..<tk { dot += pr[j] * dpr[j] }
-                                for j in 0..<tk { dpr[j] = pr[j] * (dpr[j] - dot) }
-                            }
-                            if let gq {  // dQ = scale · dS · K
-                                BLAS.sgemm(transA: false, transB: false, m: tq, n: d, k: tk, alpha: scale, a: dp, lda: tk,
-                                           b: saved.k.at(s, kvHead), ldb: saved.k.ld, beta: 0,
-                                           c: gq.pointer + bh * tq * d, ldc: d)
-                            }
-                            if let gk {  // dK += scale · dSᵀ · Q
-                                BLAS.sgemm(transA: true, transB: false, m: tk, n: d, k: tq, alpha: scale, a: dp, lda: tk,
-                                           b: saved.q.at(s, head), ldb: saved.q.ld, beta: 1,
-                                           c: gk.pointer + (s * hkv + kvHead) * tk * d, ldc: d)
+                                if let gv {  // dV += Pᵀ · dO
+                                    BLAS.sgemm(transA: true, transB: false, m: width, n: dv, k: m, a: p, lda: width,
+                                               b: dOBlock, ldb: dO.ld, beta: 1,
+                                               c: gv.pointer + (s * hkv + kvHead) * tk * dv, ldc: dv)
+                                }
+                                guard gq != nil || gk != nil else { continue }
+                                // dP = dO · Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP))
+                                BLAS.sgemm(transA: false, transB: true, m: m, n: width, k: dv, a: dOBlock, lda: dO.ld,
+                                           b: saved.v.at(s, kvHead), ldb: saved.v.ld, beta: 0, c: dp, ldc: width)
+                                for i in i0..<i1 {
+                                    let pr = p + (i - i0) * width, dpr = dp + (i - i0) * width
+                                    if lse[bh * tq + i].isNaN {  // fully masked: output does not depend on the scores
+                                        dpr.update(repeating: 0, count: width)
+                                        continue
+                                    }
+                                    var dot: Float = 0
+                                    for j in 0..<width { dot += pr[j] * dpr[j] }
+                                    for j in 0..<width { dpr[j] = pr[j] * (dpr[j] - dot) }
+                                }
+                                if let gq {  // dQ = scale · dS · K
+                                    BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: width, alpha: scale, a: dp, lda: width,
+                                               b: saved.k.at(s, kvHead), ldb: saved.k.ld, beta: 0,
+                                               c: gq.pointer + (bh * tq + i0) * d, ldc: d)
+                                }
+                                if let gk {  // dK += scale · dSᵀ · Q
+                                    BLAS.sgemm(transA: true, transB: false, m: width, n: d, k: m, alpha: scale, a: dp, lda: width,
+                                               b: qBlock, ldb: saved.q.ld, beta: 1,
+                                               c: gk.pointer + (s * hkv + kvHead) * tk * d, ldc: d)
+                                }
                             }
                         }
                     }
@@ -163,20 +175,73 @@ enum Attention {
         func at(_ batch: Int, _ head: Int) -> UnsafePointer<Float> { base + batch * batchStride + head * headStride }
     }
 
-    /// Sets the masked scores of one row to −inf; returns whether any key stays visible. The causal
-    /// and sliding-window limits are a contiguous window, so only padding needs a per-key look.
+    /// Query rows processed together. Under a causal mask a block needs only the keys up to its
+    /// last query (`width`), so the masked upper triangle is mostly never computed: about half the
+    /// score and P·V work for a full sequence. Without a causal mask there is one block of all rows.
+    struct QueryBlocks {
+        /// Rows per block (tests lower it to exercise the blocking on short sequences).
+        nonisolated(unsafe) static var causalRows = 64
+        let ranges: [(Int, Int)]
+        let rows: Int
+        let mask: AttentionMask
+        let tq: Int, tk: Int
+        /// Per batch row, prefix counts of real keys (nil without padding): a query with no visible key
+        /// attends uniformly to all tk keys, so its block keeps every key.
+        let realKeysBefore: [[Int]]?
+
+        init(mask: AttentionMask, batch: Int, tq: Int, tk: Int) {
+            self.mask = mask
+            self.tq = tq
+            self.tk = tk
+            let rows = mask.isCausal ? max(1, min(Self.causalRows, tq)) : max(tq, 1)
+            self.rows = rows
+            ranges = stride(from: 0, to: tq, by: rows).map { ($0, min($0 + rows, tq)) }
+            realKeysBefore = mask.keyPadding.map { padding in
+                (0..<batch).map { s in
+                    var counts = [0], running = 0
+                    for j in 0..<tk { running += padding[s * tk + j] ? 1 : 0; counts.append(running) }
+                    return counts
+                }
+            }
+        }
+
+        /// Keys the block's scores need: up to the last query's causal limit, or all tk when a row of
+        /// the block sees no key.
+        func width(batch: Int, rows range: Range<Int>) -> Int {
+            guard mask.isCausal else { return tk }
+            let width = max(0, min(tk, tk - tq + range.upperBound))
+            for i in range {
+                let (lo, hi) = Attention.visibleRange(query: i, tq: tq, tk: tk, mask: mask)
+                let visible = realKeysBefore.map { $0[batch][hi] - $0[batch][lo] } ?? (hi - lo)
+                if visible <= 0 { return tk }
+            }
+            return width
+        }
+    }
+
+    /// Keys [lo, hi) that the causal and sliding-window limits leave to query `i` (all without them).
     @inline(__always)
-    static func applyMask(_ row: UnsafeMutablePointer<Float>, batch: Int, query i: Int, tq: Int, tk: Int,
-                          mask: AttentionMask) -> Bool {
+    static func visibleRange(query i: Int, tq: Int, tk: Int, mask: AttentionMask) -> (Int, Int) {
         var lo = 0, hi = tk
         if mask.isCausal {
             let position = tk - tq + i
             hi = max(0, min(tk, position + 1))
             if let window = mask.slidingWindow { lo = max(0, position - window + 1) }
         }
+        return (min(lo, hi), hi)
+    }
+
+    /// Sets the masked scores of one row (its first `width` keys; the rest are masked and absent) to
+    /// −inf; returns whether any key stays visible. The causal and sliding-window limits are a
+    /// contiguous window, so only padding needs a per-key look.
+    @inline(__always)
+    static func applyMask(_ row: UnsafeMutablePointer<Float>, width: Int, batch: Int, query i: Int, tq: Int, tk: Int,
+                          mask: AttentionMask) -> Bool {
+        var (lo, hi) = visibleRange(query: i, tq: tq, tk: tk, mask: mask)
+        hi = min(hi, width)
         lo = min(lo, hi)
         if lo > 0 { row.update(repeating: -.infinity, count: lo) }
-        if hi < tk { (row + hi).update(repeating: -.infinity, count: tk - hi) }
+        if hi < width { (row + hi).update(repeating: -.infinity, count: width - hi) }
         guard let padding = mask.keyPadding else { return lo < hi }
         var anyVisible = false
         padding.withUnsafeBufferPointer { keep in
@@ -188,32 +253,34 @@ enum Attention {
         return anyVisible
     }
 
-    /// Softmax of one score row in place under the mask; returns its log-sum-exp (of the unmasked
-    /// scores), or NaN for a fully masked row, which then attends uniformly.
+    /// Softmax of one score row of `width` keys in place under the mask; returns its log-sum-exp (of
+    /// the unmasked scores), or NaN for a fully masked row, which then attends uniformly to all tk
+    /// keys (its block then has width tk).
     @inline(__always)
-    static func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, batch: Int, query i: Int, tq: Int, tk: Int,
+    static func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, width: Int, batch: Int, query i: Int, tq: Int, tk: Int,
                                  mask: AttentionMask) -> Float {
-        guard applyMask(row, batch: batch, query: i, tq: tq, tk: tk, mask: mask) else {
+        guard applyMask(row, width: width, batch: batch, query: i, tq: tq, tk: tk, mask: mask) else {
+            precondition(width == tk, "a fully masked query row needs every key")
             row.update(repeating: 1 / Float(tk), count: tk)
             return .nan  // marks "uniform" for the backward recomputation
         }
-        let maxValue = Kernels.maxContiguous(row, tk)
-        Kernels.mapVectorized(row, row, count: tk) { Kernels.exp($0 - maxValue) }
-        let total = Kernels.sumContiguous(row, tk)
+        let maxValue = Kernels.maxContiguous(row, width)
+        Kernels.mapVectorized(row, row, count: width) { Kernels.exp($0 - maxValue) }
+        let total = Kernels.sumContiguous(row, width)
         let inv = 1 / total
-        Kernels.mapVectorized(row, row, count: tk) { $0 * inv }
+        Kernels.mapVectorized(row, row, count: width) { $0 * inv }
         return maxValue + Foundation.log(total)
     }
 
     /// Recomputes probabilities from raw scores and the saved log-sum-exp.
     @inline(__always)
-    static func probabilitiesRow(_ row: UnsafeMutablePointer<Float>, logSumExp: Float, batch: Int, query i: Int,
+    static func probabilitiesRow(_ row: UnsafeMutablePointer<Float>, width: Int, logSumExp: Float, batch: Int, query i: Int,
                                  tq: Int, tk: Int, mask: AttentionMask) {
         if logSumExp.isNaN {
-            row.update(repeating: 1 / Float(tk), count: tk)
+            row.update(repeating: 1 / Float(tk), count: width)
             return
         }
-        _ = applyMask(row, batch: batch, query: i, tq: tq, tk: tk, mask: mask)
-        Kernels.mapVectorized(row, row, count: tk) { Kernels.exp($0 - logSumExp) }  // e^(−inf) = 0
+        _ = applyMask(row, width: width, batch: batch, query: i, tq: tq, tk: tk, mask: mask)
+        Kernels.mapVectorized(row, row, count: width) { Kernels.exp($0 - logSumExp) }  // e^(−inf) = 0
     }
 }
