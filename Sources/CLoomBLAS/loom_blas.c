@@ -13,6 +13,8 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
                          float, float *, int);
+/* cblas_sgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy) */
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_string_fn)(void);
@@ -25,6 +27,7 @@ static int coretype_chosen = 0;
 static char library_path[512];
 
 static sgemm_fn p_sgemm;
+static sgemv_fn p_sgemv;
 static set_threads_fn p_set_threads;
 static get_threads_fn p_get_threads;
 static get_string_fn p_corename;
@@ -96,6 +99,7 @@ static void load(void) {
         return;
     }
     p_sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    p_sgemv = (sgemv_fn)dlsym(handle, "cblas_sgemv");
     p_set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
     p_get_threads = (get_threads_fn)dlsym(handle, "openblas_get_num_threads");
     p_corename = (get_string_fn)dlsym(handle, "openblas_get_corename");
@@ -131,6 +135,26 @@ int loom_blas_get_threads(void) {
 void loom_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc) {
     // Callers check loom_blas_load() once up front (Swift: BLAS.ensureLoaded()); this is the hot path.
+    // One row or one column (a decode step, a single query's attention): matrix-vector product.
+    // OpenBLAS 0.3.21's sgemm would pack the whole matrix operand on every call; sgemv streams it once.
+    // With beta = 0, C may hold garbage (NaN) that sgemv's scaling would keep: it is zeroed first.
+    if (p_sgemv && (m == 1 || n == 1)) {
+        if (beta == 0) {
+            for (int i = 0; i < (m == 1 ? n : m); i++) c[(m == 1 ? i : i * ldc)] = 0;
+        }
+        if (m == 1) {
+            // c[n] = alpha · op(B)ᵀ-contraction with the row a[k]; a's elements are lda apart when transposed.
+            int incx = transA ? lda : 1;
+            if (transB) p_sgemv(ROW_MAJOR, NO_TRANS, n, k, alpha, b, ldb, a, incx, beta, c, 1);   // B [n, k]
+            else p_sgemv(ROW_MAJOR, TRANS, k, n, alpha, b, ldb, a, incx, beta, c, 1);             // B [k, n]
+        } else {
+            // c[m] (stride ldc) = alpha · op(A) · b[k]; b's elements are ldb apart unless transposed.
+            int incx = transB ? 1 : ldb;
+            if (transA) p_sgemv(ROW_MAJOR, TRANS, k, m, alpha, a, lda, b, incx, beta, c, ldc);    // A [k, m]
+            else p_sgemv(ROW_MAJOR, NO_TRANS, m, k, alpha, a, lda, b, incx, beta, c, ldc);        // A [m, k]
+        }
+        return;
+    }
     p_sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b,
             ldb, beta, c, ldc);
 }

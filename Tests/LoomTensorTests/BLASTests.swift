@@ -18,16 +18,36 @@ final class BLASTests: XCTestCase {
         }
     }
 
+    /// Every transpose combination, with padded leading dimensions, for a full GEMM and for the
+    /// single-row and single-column shapes that go to sgemv; beta = 0 must ignore NaN already in C.
     func testSgemmTransposeFlagsAgreeWithReference() {
-        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let (m, n, k) = (13, 17, 19)
-            let a = randomTensor(ta ? [k, m] : [m, k], seed: 1), b = randomTensor(tb ? [n, k] : [k, n], seed: 2)
-            let c = Tensor(repeating: 0.5, shape: [m, n])
-            BLAS.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 2, a: a.pointer, lda: a.shape[1],
-                       b: b.pointer, ldb: b.shape[1], beta: 3, c: c.pointer, ldc: n)
-            let ref = Kernels.Reference.matmul(ta ? a.transposed() : a, tb ? b.transposed() : b)
-            let expected = Tensor(shape: [m, n], scalars: ref.scalars.map { 2 * $0 + 1.5 })
-            assertClose(c, expected, atol: 1e-4, "transA \(ta) transB \(tb)")
+        for (m, n, k) in [(13, 17, 19), (1, 17, 19), (13, 1, 19), (1, 1, 19)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for beta: Float in [3, 0] {
+                    let (pad, ldc) = (3, n + 2)
+                    let aShape = ta ? [k, m] : [m, k], bShape = tb ? [n, k] : [k, n]
+                    let a = randomTensor(aShape, seed: 1), b = randomTensor(bShape, seed: 2)
+                    // Copies with `pad` extra columns, so lda and ldb exceed the row length.
+                    func padded(_ x: Tensor) -> Tensor {
+                        let (rows, cols) = (x.shape[0], x.shape[1])
+                        let out = Tensor(repeating: .nan, shape: [rows, cols + pad])
+                        for r in 0..<rows { for c in 0..<cols { out.pointer[r * (cols + pad) + c] = x.scalars[r * cols + c] } }
+                        return out
+                    }
+                    let ap = padded(a), bp = padded(b)
+                    let c = Tensor(repeating: beta == 0 ? .nan : 0.5, shape: [m, ldc])
+                    BLAS.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 2, a: ap.pointer, lda: aShape[1] + pad,
+                               b: bp.pointer, ldb: bShape[1] + pad, beta: beta, c: c.pointer, ldc: ldc)
+                    let ref = Kernels.Reference.matmul(ta ? a.transposed() : a, tb ? b.transposed() : b).scalars
+                    let label = "m \(m) n \(n) k \(k) transA \(ta) transB \(tb) beta \(beta)"
+                    for r in 0..<m {
+                        for col in 0..<n {
+                            let expected = 2 * ref[r * n + col] + beta * 0.5
+                            XCTAssertEqual(c.scalars[r * ldc + col], expected, accuracy: 1e-4, label)
+                        }
+                    }
+                }
+            }
         }
     }
 }
