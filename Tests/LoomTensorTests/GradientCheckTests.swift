@@ -72,6 +72,16 @@ final class GradientCheckTests: XCTestCase {
         checkGradients([x, w, b], "linear with bias") { linear($0[0], weight: $0[1], bias: $0[2]) }
         checkGradients([x, w], "linear without bias") { linear($0[0], weight: $0[1]) }
         checkGradients([x, w], "linear on a transposed input") { linear($0[0].transposed(0, 1), weight: $0[1]) }
+        // LoRA's fused up-projection: base + scale · x·Wᵀ.
+        let base = randomTensor([3, 5, 6], seed: 16)
+        checkGradients([base, x, w], "adding scaled linear") { addingScaledLinear($0[0], $0[1], weight: $0[2], scale: 0.75) }
+        checkGradients([base, x, w], "adding scaled linear, transposed input") {
+            addingScaledLinear($0[0].transposed(0, 1), $0[1].transposed(0, 1), weight: $0[2], scale: 2)
+        }
+        checkGradients([randomTensor([6], seed: 17), randomTensor([7], seed: 18), w], "adding scaled linear, one vector") {
+            addingScaledLinear($0[0], $0[1], weight: $0[2], scale: -1.5)
+        }
+        assertClose(addingScaledLinear(base, x, weight: w, scale: 0.75), base + linear(x, weight: w) * 0.75, atol: 1e-5, "forward")
     }
 
     func testSoftmaxFamily() {

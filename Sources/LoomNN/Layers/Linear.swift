@@ -37,7 +37,8 @@ public final class Linear: Module {
         let y = linear(x, weight: weight, bias: bias)                                // [..., out]
         guard let loraA, let loraB, !isLoRAMerged else { return y }
         let dropped = dropout(x, probability: loraDropout, generator: &loraDropoutGenerator, isTraining: isTraining)
-        return y + loraB(loraA(dropped)) * loraScale                                 // [..., r] → [..., out]
+        // y + scale · B(A(x)): the up-projection, its scaling and the sum in one GEMM.
+        return addingScaledLinear(y, loraA(dropped), weight: loraB.weight, scale: loraScale)   // [..., r] → [..., out]
     }
 }
 

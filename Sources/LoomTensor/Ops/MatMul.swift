@@ -138,3 +138,45 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         return bias == nil ? [gx, gw] : [gx, gw, gb]
     }
 }
+
+/// base + scale · x·Wᵀ in one GEMM (beta = 1 onto a copy of `base`), as LoRA's output
+/// y + scale · B(A(x)) needs: no separate scaling and addition passes over [..., out], forward or
+/// backward. x [..., in], weight [out, in], base [..., out].
+public func addingScaledLinear(_ base: Tensor, _ x: Tensor, weight: Tensor, scale: Float) -> Tensor {
+    precondition(weight.rank == 2, "linear weight must be [out, in], got \(describe(weight.shape))")
+    let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
+    if x.rank == 1 {
+        return addingScaledLinear(base.reshaped([1, outFeatures]), x.reshaped([1, inFeatures]), weight: weight, scale: scale)
+            .reshaped([outFeatures])
+    }
+    precondition(x.rank >= 2 && x.shape.last == inFeatures && base.shape == Array(x.shape.dropLast()) + [outFeatures],
+                 "addingScaledLinear: base \(describe(base.shape)), input \(describe(x.shape)), weight \(describe(weight.shape))")
+    let rows = x.shape.dropLast().reduce(1, *)
+    let out = Kernels.copyStrided(base)
+    let xs = Kernels.foldedRows(x) == nil ? Kernels.copyStrided(x) : x.detached()
+    let w = Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
+    defer { keepAlive(w) }
+    if rows > 0 {
+        Kernels.gemm(Kernels.foldedRows(xs)!, Kernels.gemmOperand(w)!, flipB: true, m: rows, n: outFeatures, k: inFeatures,
+                     alpha: scale, beta: 1, c: out.pointer, ldc: outFeatures)
+    }
+    return Tensor.record("adding_scaled_linear", out, inputs: [base, x, weight]) { g in
+        let gd = g.contiguousStorageView()
+        defer { keepAlive(gd, xs, w) }
+        let gOp = Kernels.foldedRows(gd)!
+        var gx: Tensor?, gw: Tensor?
+        if x.needsGradient {
+            let grad = Tensor(uninitialized: x.shape)
+            Kernels.gemm(gOp, Kernels.gemmOperand(w)!, m: rows, n: inFeatures, k: outFeatures, alpha: scale,
+                         beta: 0, c: grad.pointer, ldc: inFeatures)
+            gx = grad
+        }
+        if weight.needsGradient {
+            let grad = Tensor(uninitialized: [outFeatures, inFeatures])
+            Kernels.gemm(gOp, flipA: true, Kernels.foldedRows(xs)!, m: outFeatures, n: inFeatures, k: rows, alpha: scale,
+                         beta: 0, c: grad.pointer, ldc: inFeatures)
+            gw = grad
+        }
+        return [base.needsGradient ? gd : nil, gx, gw]
+    }
+}
