@@ -66,9 +66,9 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                 for bh in range {
                     let (s, head) = (bh / h, bh % h)
                     let kvHead = head / nRep
-                    for (i0, i1) in blocks.ranges {
+                    for (block, (i0, i1)) in blocks.ranges.enumerated() {
                         // Keys past `width` are masked for every query of the block: skipped.
-                        let width = blocks.width(batch: s, rows: i0..<i1)
+                        let width = blocks.widths[s][block]
                         BLAS.sgemm(transA: false, transB: true, m: i1 - i0, n: width, k: d, alpha: scale,
                                    a: q.at(s, head) + i0 * q.ld, lda: q.ld, b: k.at(s, kvHead), ldb: k.ld, beta: 0, c: scores, ldc: width)
                         for i in i0..<i1 {
@@ -102,8 +102,8 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                         let (s, kvHead) = (bk / hkv, bk % hkv)
                         for head in (kvHead * nRep)..<((kvHead + 1) * nRep) {
                             let bh = s * h + head
-                            for (i0, i1) in blocks.ranges {
-                                let (m, width) = (i1 - i0, blocks.width(batch: s, rows: i0..<i1))
+                            for (block, (i0, i1)) in blocks.ranges.enumerated() {
+                                let (m, width) = (i1 - i0, blocks.widths[s][block])
                                 let qBlock = saved.q.at(s, head) + i0 * saved.q.ld, dOBlock = dO.at(s, head) + i0 * dO.ld
                                 // P = exp(scale·Q·Kᵀ − lse), masked
                                 BLAS.sgemm(transA: false, transB: true, m: m, n: width, k: d, alpha: scale,
@@ -181,41 +181,38 @@ enum Attention {
     struct QueryBlocks {
         /// Rows per block (tests lower it to exercise the blocking on short sequences).
         nonisolated(unsafe) static var causalRows = 64
+        /// Query rows [start, end) of each block.
         let ranges: [(Int, Int)]
         let rows: Int
-        let mask: AttentionMask
-        let tq: Int, tk: Int
-        /// Per batch row, prefix counts of real keys (nil without padding): a query with no visible key
-        /// attends uniformly to all tk keys, so its block keeps every key.
-        let realKeysBefore: [[Int]]?
+        /// [batch][block]: the keys the block's scores need, computed once for all heads. Up to the
+        /// last query's causal limit, or all tk when a row of the block sees no key (it then attends
+        /// uniformly to every key).
+        let widths: [[Int]]
 
         init(mask: AttentionMask, batch: Int, tq: Int, tk: Int) {
-            self.mask = mask
-            self.tq = tq
-            self.tk = tk
             let rows = mask.isCausal ? max(1, min(Self.causalRows, tq)) : max(tq, 1)
             self.rows = rows
-            ranges = stride(from: 0, to: tq, by: rows).map { ($0, min($0 + rows, tq)) }
-            realKeysBefore = mask.keyPadding.map { padding in
-                (0..<batch).map { s in
-                    var counts = [0], running = 0
-                    for j in 0..<tk { running += padding[s * tk + j] ? 1 : 0; counts.append(running) }
-                    return counts
+            let ranges = stride(from: 0, to: tq, by: rows).map { ($0, min($0 + rows, tq)) }
+            self.ranges = ranges
+            guard mask.isCausal else {
+                widths = [[Int]](repeating: [Int](repeating: tk, count: ranges.count), count: batch)
+                return
+            }
+            widths = (0..<batch).map { s in
+                // Prefix counts of real keys (padding), to tell whether a query sees any key.
+                var realBefore = [0], running = 0
+                if let padding = mask.keyPadding {
+                    for j in 0..<tk { running += padding[s * tk + j] ? 1 : 0; realBefore.append(running) }
+                }
+                return ranges.map { (i0, i1) in
+                    for i in i0..<i1 {
+                        let (lo, hi) = Attention.visibleRange(query: i, tq: tq, tk: tk, mask: mask)
+                        let visible = mask.keyPadding == nil ? hi - lo : realBefore[hi] - realBefore[lo]
+                        if visible <= 0 { return tk }
+                    }
+                    return max(0, min(tk, tk - tq + i1))
                 }
             }
-        }
-
-        /// Keys the block's scores need: up to the last query's causal limit, or all tk when a row of
-        /// the block sees no key.
-        func width(batch: Int, rows range: Range<Int>) -> Int {
-            guard mask.isCausal else { return tk }
-            let width = max(0, min(tk, tk - tq + range.upperBound))
-            for i in range {
-                let (lo, hi) = Attention.visibleRange(query: i, tq: tq, tk: tk, mask: mask)
-                let visible = realKeysBefore.map { $0[batch][hi] - $0[batch][lo] } ?? (hi - lo)
-                if visible <= 0 { return tk }
-            }
-            return width
         }
     }
 
