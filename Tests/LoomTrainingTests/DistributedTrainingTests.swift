@@ -57,16 +57,22 @@ final class DistributedTrainingTests: XCTestCase {
         return Dictionary(uniqueKeysWithValues: try file.names.map { ($0, try file.tensor($0).scalars) })
     }
 
-    func testTwoRanksEqualOneRankWithTwiceTheBatch() throws {
-        let one = temporaryRun(), two = temporaryRun()
-        defer { try? FileManager.default.removeItem(at: one); try? FileManager.default.removeItem(at: two) }
-        let parallel = try launch(ranks: 2, trainArguments(two, batch: 2))
-        let reference = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: Self.schedule + ["stages.0.batch_size=4", "stages.1.batch_size=4"]),
+    /// Both stages on `mpirun -np 2` with batch 2 into `two`, and in this process (one rank, batch 4,
+    /// all threads) into `one`, each with the `extra` overrides.
+    func trainOnTwoRanksAndOnOne(into one: URL, _ two: URL, extra: [String] = []) throws {
+        let parallel = try launch(ranks: 2, trainArguments(two, batch: 2, extra: extra))
+        let reference = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: Self.schedule + extra + ["stages.0.batch_size=4", "stages.1.batch_size=4"]),
                                         directory: one, communicator: SingleProcess())
         reference.log = { _ in }
         try reference.train()
         parallel.waitUntilExit()
         XCTAssertEqual(parallel.terminationStatus, 0)
+    }
+
+    func testTwoRanksEqualOneRankWithTwiceTheBatch() throws {
+        let one = temporaryRun(), two = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: one); try? FileManager.default.removeItem(at: two) }
+        try trainOnTwoRanksAndOnOne(into: one, two)
 
         for stage in ["align", "instruct"] {
             let a = try weights(one, stage), b = try weights(two, stage)
@@ -97,14 +103,7 @@ final class DistributedTrainingTests: XCTestCase {
     func testReproducibleGradientsGiveTheSameBitsOnTwoRanksAsOnOne() throws {
         let one = temporaryRun(), two = temporaryRun()
         defer { try? FileManager.default.removeItem(at: one); try? FileManager.default.removeItem(at: two) }
-        let exact = ["stages.0.reproducible_gradients=true", "stages.1.reproducible_gradients=true"]
-        let parallel = try launch(ranks: 2, trainArguments(two, batch: 2, extra: exact))
-        let reference = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: Self.schedule + exact + ["stages.0.batch_size=4", "stages.1.batch_size=4"]),
-                                        directory: one, communicator: SingleProcess())
-        reference.log = { _ in }
-        try reference.train()
-        parallel.waitUntilExit()
-        XCTAssertEqual(parallel.terminationStatus, 0)
+        try trainOnTwoRanksAndOnOne(into: one, two, extra: ["stages.0.reproducible_gradients=true", "stages.1.reproducible_gradients=true"])
         for stage in ["align", "instruct"] {
             let a = try weights(one, stage), b = try weights(two, stage)
             XCTAssertEqual(Set(a.keys), Set(b.keys), stage)

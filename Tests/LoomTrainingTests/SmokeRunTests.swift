@@ -54,21 +54,27 @@ final class SmokeRunTests: XCTestCase {
     /// with accumulation), the weights agree to 1e-5 of each tensor's largest entry (measured: 1.8e-6,
     /// on the biases, where AdamW's normalised step turns the batched path's float32 rounding of
     /// near-zero gradients into visible differences).
+    /// Both stages of the smoke recipe with `overrides`: the final trainable weights ("stage/key") and
+    /// the logged losses of both stages.
+    func trainBothStages(_ overrides: [String]) throws -> (weights: [String: [Float]], losses: [Double]) {
+        let directory = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: overrides), directory: directory)
+        run.log = { _ in }
+        try run.train()
+        var weights: [String: [Float]] = [:], curve: [Double] = []
+        for stage in ["align", "instruct"] {
+            let file = try SafetensorsFile(path: directory.appendingPathComponent("\(stage)/final/trainable.safetensors").path)
+            for name in file.names { weights["\(stage)/\(name)"] = try file.tensor(name).scalars }
+            curve += try losses(directory.appendingPathComponent(stage))
+        }
+        return (weights, curve)
+    }
+
     func testReproducibleGradientsTrainLikeTheBatchedPath() throws {
-        var results: [[String: [Float]]] = []
-        for exact in [false, true] {
-            let directory = temporaryRun()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=2", "stages.1.epochs=2",
-                "stages.0.reproducible_gradients=\(exact)", "stages.1.reproducible_gradients=\(exact)"]), directory: directory)
-            run.log = { _ in }
-            try run.train()
-            var weights: [String: [Float]] = [:]
-            for stage in ["align", "instruct"] {
-                let file = try SafetensorsFile(path: directory.appendingPathComponent("\(stage)/final/trainable.safetensors").path)
-                for name in file.names { weights["\(stage)/\(name)"] = try file.tensor(name).scalars }
-            }
-            results.append(weights)
+        let results = try [false, true].map { exact in
+            try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2",
+                                 "stages.0.reproducible_gradients=\(exact)", "stages.1.reproducible_gradients=\(exact)"]).weights
         }
         XCTAssertEqual(Set(results[0].keys), Set(results[1].keys))
         for (key, x) in results[0] {
@@ -82,21 +88,10 @@ final class SmokeRunTests: XCTestCase {
     /// `gradient_checkpointing` recomputes the decoder layers in backward and changes nothing else:
     /// both stages end with the same weight bits and the same logged losses.
     func testGradientCheckpointingTrainsTheSameBits() throws {
-        var results: [(weights: [String: [UInt32]], losses: [Double])] = []
-        for checkpointing in [false, true] {
-            let directory = temporaryRun()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["stages.0.epochs=1", "stages.1.epochs=1",
-                "stages.0.gradient_checkpointing=\(checkpointing)", "stages.1.gradient_checkpointing=\(checkpointing)"]), directory: directory)
-            run.log = { _ in }
-            try run.train()
-            var weights: [String: [UInt32]] = [:], curve: [Double] = []
-            for stage in ["align", "instruct"] {
-                let file = try SafetensorsFile(path: directory.appendingPathComponent("\(stage)/final/trainable.safetensors").path)
-                for name in file.names { weights["\(stage)/\(name)"] = try file.tensor(name).scalars.map(\.bitPattern) }
-                curve += try losses(directory.appendingPathComponent(stage))
-            }
-            results.append((weights, curve))
+        let results = try [false, true].map { checkpointing in
+            let run = try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1",
+                                           "stages.0.gradient_checkpointing=\(checkpointing)", "stages.1.gradient_checkpointing=\(checkpointing)"])
+            return (weights: run.weights.mapValues { $0.map(\.bitPattern) }, losses: run.losses)
         }
         XCTAssertGreaterThan(results[0].weights.count, 0)
         XCTAssertEqual(results[0].weights, results[1].weights)
