@@ -3,6 +3,7 @@
 
 #include <cpuid.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,4 +158,8 @@ void loom_sgemm(int transA, int transB, int m, int n, int k, float alpha, const 
     }
     p_sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b,
             ldb, beta, c, ldc);
+}
+
+void loom_release_free_heap(void) {
+    malloc_trim(0);
 }

@@ -98,6 +98,23 @@ final class SmokeRunTests: XCTestCase {
         XCTAssertEqual(results[0].losses, results[1].losses)
     }
 
+    /// `frozen_weights_bf16` keeps the frozen matrices in bfloat16 for the stage: both stages train
+    /// (stage 2 widens the language model back when it trains it), the frozen weights stay unchanged,
+    /// and the losses follow the Float32 run's to the weights' rounding.
+    func testFrozenWeightsInBFloat16TrainLikeFloat32() throws {
+        let results = try [false, true].map { compact in
+            try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1",
+                                 "stages.0.frozen_weights_bf16=\(compact)", "stages.1.frozen_weights_bf16=\(compact)"])
+        }
+        XCTAssertEqual(results[0].losses.count, results[1].losses.count)
+        for (i, (x, y)) in zip(results[0].losses, results[1].losses).enumerated() {
+            XCTAssertEqual(y, x, accuracy: 0.02 * max(1, abs(x)), "logged loss \(i)")
+        }
+        XCTAssertNotEqual(results[0].losses, results[1].losses, "bfloat16 rounding changed nothing: were the weights converted?")
+        XCTAssertEqual(Set(results[0].weights.keys), Set(results[1].weights.keys))
+        XCTAssertTrue(results[1].weights.values.allSatisfy { $0.allSatisfy(\.isFinite) })
+    }
+
     /// loom export: the folder loads as LlavaForConditionalGeneration (Loom's loader reads every layout
     /// transformers does) and gives the trained model's logits. tools/check_llava_export.py checks
     /// the same folder in transformers itself.

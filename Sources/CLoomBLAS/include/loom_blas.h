@@ -37,6 +37,9 @@ const char *loom_blas_library_path(void);
 /// What CPUID says this processor has: 512 = AVX-512F (+BW/VL/DQ/CD), 256 = AVX2+FMA, 0 = neither.
 int loom_cpu_vector_bits(void);
 
+/// Returns the free pages at the top and inside malloc's heap to the system (glibc malloc_trim).
+void loom_release_free_heap(void);
+
 void loom_blas_set_threads(int threads);
 int loom_blas_get_threads(void);
 

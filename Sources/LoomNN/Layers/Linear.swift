@@ -126,6 +126,7 @@ extension Linear {
     }
 
     private func addToWeight(_ delta: Tensor, sign: Float) {
+        weight.storage.restoreFloat32()  // a base weight kept in bfloat16 takes the update in Float32
         delta.withUnsafeBufferPointer { d in
             weight.withUnsafeMutableBufferPointer { w in
                 for i in 0..<w.count { w[i] += sign * d[i] }

@@ -18,6 +18,8 @@ public final class Tensor {
             precondition(gradNode == nil || !requiresGradient,
                          "requiresGradient is set on leaves (parameters), not on results of recorded ops")
             if !requiresGradient { grad = nil }
+            // Training needs Float32: a weight kept in bfloat16 is widened back (its rounded values).
+            if requiresGradient { storage.restoreFloat32() }
         }
     }
 
@@ -105,9 +107,23 @@ public final class Tensor {
         return resolved
     }
 
-    /// Pointer to the first element of this view.
+    /// Pointer to the first element of this view. Traps while the storage is kept in bfloat16.
     @inlinable
-    public var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+    public var pointer: UnsafeMutablePointer<Float> {
+        precondition(!storage.isBFloat16, "this tensor is kept in bfloat16 (a frozen weight); only linear, embedding and reads accept it")
+        return storage.base + offset
+    }
+
+    /// True while the elements are kept in bfloat16 (`keepInBFloat16()`).
+    public var isBFloat16: Bool { storage.isBFloat16 }
+
+    /// Keeps the elements of this tensor's storage (and so of every view of it) in bfloat16: half the
+    /// memory, values rounded to nearest even. For frozen weights: `linear` and `embedding` widen them
+    /// on use; making the tensor trainable widens it back to Float32.
+    public func keepInBFloat16() {
+        precondition(!requiresGradient, "only frozen tensors are kept in bfloat16")
+        storage.keepInBFloat16()
+    }
 
     // MARK: Element access
 
@@ -124,7 +140,10 @@ public final class Tensor {
     }
 
     public subscript(indices: Int...) -> Float {
-        get { pointer[linearOffset(indices)] }
+        get {
+            if let halves = storage.bfloat16 { return Kernels.float(bfloat16: halves[offset + linearOffset(indices)]) }
+            return pointer[linearOffset(indices)]
+        }
         set { pointer[linearOffset(indices)] = newValue }
     }
 
@@ -150,9 +169,9 @@ public final class Tensor {
         return try body(UnsafeMutableBufferPointer(start: pointer, count: count))
     }
 
-    /// This tensor if contiguous, else a contiguous copy (no autograd record).
+    /// This tensor if contiguous (and Float32), else a contiguous Float32 copy (no autograd record).
     func contiguousStorageView() -> Tensor {
-        isContiguous ? self : Kernels.copyStrided(self)
+        isContiguous && !storage.isBFloat16 ? self : Kernels.copyStrided(self)
     }
 
     /// A tensor sharing this one's memory but outside the graph (no gradient flows through it).

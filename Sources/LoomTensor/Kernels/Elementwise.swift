@@ -17,6 +17,9 @@ extension Kernels {
 
     /// `op(a, b)` with NumPy broadcasting, as a new contiguous tensor.
     public static func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
+        if a.isBFloat16 || b.isBFloat16 {  // a frozen table kept in bfloat16 (e.g. position embeddings)
+            return binary(a.isBFloat16 ? copyStrided(a) : a, b.isBFloat16 ? copyStrided(b) : b, op)
+        }
         let shape = broadcastShape(a.shape, b.shape)
         let out = Tensor(uninitialized: shape)
         let n = out.count

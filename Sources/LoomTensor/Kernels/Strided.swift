@@ -34,6 +34,7 @@ extension Kernels {
 
     /// A contiguous copy of any view.
     public static func copyStrided(_ x: Tensor) -> Tensor {
+        if x.storage.isBFloat16 { return widened(x) }
         let out = Tensor(uninitialized: x.shape)
         let dst = out.pointer
         if x.isContiguous {

@@ -10,12 +10,16 @@ public func embedding(_ ids: IntTensor, weight: Tensor, paddingIndex: Int? = nil
         throw TensorError("token id \(ids.scalars[bad]) at position \(bad) is outside the vocabulary of \(vocab) (embedding \(describe(weight.shape)))")
     }
     let out = Tensor(uninitialized: ids.shape + [d])
-    let wd = weight.contiguousStorageView()
-    defer { keepAlive(wd) }
-    let wp = wd.pointer, op = out.pointer
     let scalars = ids.scalars
-    Threads.parallelFor(scalars.count, grain: max(1, 16384 / max(d, 1))) { range in
-        for i in range { (op + i * d).update(from: wp + scalars[i] * d, count: d) }
+    if weight.isBFloat16 {  // only the rows looked up are widened
+        Kernels.gatherWidenedRows(weight, scalars, into: out.pointer)
+    } else {
+        let wd = weight.contiguousStorageView()
+        defer { keepAlive(wd) }
+        let wp = wd.pointer, op = out.pointer
+        Threads.parallelFor(scalars.count, grain: max(1, 16384 / max(d, 1))) { range in
+            for i in range { (op + i * d).update(from: wp + scalars[i] * d, count: d) }
+        }
     }
     return Tensor.record("embedding", out, inputs: [weight]) { g in
         let gd = g.contiguousStorageView()

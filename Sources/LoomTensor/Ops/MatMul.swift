@@ -40,6 +40,10 @@ extension Kernels {
 
 /// Matrix product with NumPy semantics for rank ≥ 2: [..., m, k] · [..., k, n] → [..., m, n].
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    // Operands kept in bfloat16 are frozen leaves: widened copies compute the same product.
+    if a.isBFloat16 || b.isBFloat16 {
+        return matmul(a.isBFloat16 ? Kernels.copyStrided(a) : a, b.isBFloat16 ? Kernels.copyStrided(b) : b)
+    }
     precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2, got \(describe(a.shape)) and \(describe(b.shape))")
     let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
     precondition(b.shape[b.rank - 2] == k, "matmul: inner dims differ in \(describe(a.shape)) · \(describe(b.shape))")
@@ -105,15 +109,21 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         beta = 1
     }
     let xs = Kernels.foldedRows(x2) == nil ? Kernels.copyStrided(x2) : x2.detached()
-    let wDense = Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
+    // A weight kept in bfloat16 is widened block by block inside the GEMMs, forward and backward; it
+    // never exists in Float32 as a whole.
+    let compact = weight.isBFloat16 && weight.isContiguous ? weight.detached() : nil
+    let wDense = compact != nil ? nil : Kernels.gemmOperand(weight) == nil || weight.isBFloat16 ? Kernels.copyStrided(weight) : weight.detached()
     defer { keepAlive(wDense) }
-    let wOp = Kernels.gemmOperand(wDense)!
     if rows > 0 {
-        Kernels.gemm(Kernels.foldedRows(xs)!, wOp, flipB: true, m: rows, n: outFeatures, k: inFeatures,
-                     beta: beta, c: out.pointer, ldc: outFeatures)
+        if let compact {
+            Kernels.gemmBFloat16WeightTransposed(Kernels.foldedRows(xs)!, compact, rows: rows, beta: beta,
+                                                 c: out.pointer, ldc: outFeatures)
+        } else {
+            Kernels.gemm(Kernels.foldedRows(xs)!, Kernels.gemmOperand(wDense!)!, flipB: true, m: rows, n: outFeatures,
+                         k: inFeatures, beta: beta, c: out.pointer, ldc: outFeatures)
+        }
     }
 
-    let w = wDense
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return Tensor.record("linear", out, inputs: inputs) { g in
         let gd = g.contiguousStorageView()
@@ -122,8 +132,12 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         var gx: Tensor?, gw: Tensor?, gb: Tensor?
         if x.needsGradient {
             let grad = Tensor(uninitialized: x.shape)
-            Kernels.gemm(gOp, Kernels.gemmOperand(w)!,
-                         m: rows, n: inFeatures, k: outFeatures, beta: 0, c: grad.pointer, ldc: inFeatures)
+            if let compact {
+                Kernels.gemmBFloat16Weight(gOp, compact, rows: rows, c: grad.pointer, ldc: inFeatures)
+            } else {
+                Kernels.gemm(gOp, Kernels.gemmOperand(wDense!)!,
+                             m: rows, n: inFeatures, k: outFeatures, beta: 0, c: grad.pointer, ldc: inFeatures)
+            }
             gx = grad
         }
         if weight.needsGradient {
@@ -154,7 +168,7 @@ public func addingScaledLinear(_ base: Tensor, _ x: Tensor, weight: Tensor, scal
     let rows = x.shape.dropLast().reduce(1, *)
     let out = Kernels.copyStrided(base)
     let xs = Kernels.foldedRows(x) == nil ? Kernels.copyStrided(x) : x.detached()
-    let w = Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
+    let w = weight.isBFloat16 || Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
     defer { keepAlive(w) }
     if rows > 0 {
         Kernels.gemm(Kernels.foldedRows(xs)!, Kernels.gemmOperand(w)!, flipB: true, m: rows, n: outFeatures, k: inFeatures,

@@ -40,6 +40,9 @@ public struct StageRecipe: Decodable {
     /// Recompute each decoder layer in backward instead of keeping its activations (less memory,
     /// about one more forward pass of the language model per step; the same gradients).
     public var gradientCheckpointing: Bool
+    /// Keep the stage's frozen weight matrices (every frozen `Linear` and `Embedding`) in bfloat16,
+    /// widened to Float32 on use: half their memory; products differ by the weights' rounding only.
+    public var frozenWeightsBF16: Bool
     public var weightDecay: Double
     public var adamBetas: [Double]
     public var adamEpsilon: Double
@@ -61,6 +64,7 @@ public struct StageRecipe: Decodable {
         case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
         case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
         case reproducibleGradients = "reproducible_gradients", gradientCheckpointing = "gradient_checkpointing"
+        case frozenWeightsBF16 = "frozen_weights_bf16"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
         case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
         case logEvery = "log_every"
@@ -87,6 +91,7 @@ public struct StageRecipe: Decodable {
         maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? 1
         reproducibleGradients = try c.decodeIfPresent(Bool.self, forKey: .reproducibleGradients) ?? false
         gradientCheckpointing = try c.decodeIfPresent(Bool.self, forKey: .gradientCheckpointing) ?? false
+        frozenWeightsBF16 = try c.decodeIfPresent(Bool.self, forKey: .frozenWeightsBF16) ?? false
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0
         adamBetas = try c.decodeIfPresent([Double].self, forKey: .adamBetas) ?? [0.9, 0.999]
         adamEpsilon = try c.decodeIfPresent(Double.self, forKey: .adamEpsilon) ?? 1e-8

@@ -195,6 +195,7 @@ public final class TrainingRun {
         }
         let summary = try TrainableSet(patterns).apply(to: model)
         log("stage \(stage.name): \(summary.trainable) trainable / \(summary.frozen) frozen parameters\n\(summary)")
+        if stage.frozenWeightsBF16 { log("stage \(stage.name): \(model.keepFrozenWeightsInBFloat16())") }
         let frozenBefore = FrozenChecksums(model)
         let data = recipe.data.merged(with: stage.data)
         let loader = try makeLoader(stage, files: data.train, data: data, what: "train")!

@@ -26,6 +26,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).") var steps = 5
     @Option(help: "Stage 2 with LoRA of this rank on q/k/v/o/gate/up/down instead of full fine-tuning.") var loraRank: Int?
     @Flag(help: "Recompute each decoder layer in backward instead of keeping its activations.") var gradientCheckpointing = false
+    @Flag(name: .customLong("frozen-bf16"), help: "Keep the frozen weight matrices in bfloat16, widened to Float32 on use.") var frozenBFloat16 = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -52,6 +53,7 @@ struct BenchTrainStep: ParsableCommand {
             }
         }
         for p in trainable { p.requiresGradient = true }
+        if frozenBFloat16 { print(model.keepFrozenWeightsInBFloat16()) }
         let optimizer = AdamW([ParameterGroup(parameters: trainable, learningRate: 1e-4)])
 
         let imageTokens = llavaConfig.imageTokenCount
@@ -76,6 +78,8 @@ struct BenchTrainStep: ParsableCommand {
             optimizer.step()
             return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, loss.item)
         }
+        let setupPeak = peakResidentMegabytes()
+        resetPeakResident()  // from here VmHWM is the peak of the steps alone (weights included)
         _ = try step()  // warm-up
         var times: [Double] = []
         for i in 0..<steps {
@@ -86,11 +90,17 @@ struct BenchTrainStep: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         let result: [String: Any] = [
             "stage": loraRank.map { "2-lora-r\($0)" } ?? String(stage), "median_step_s": (median * 1e4).rounded() / 1e4,
-            "tokens_per_s": (Double(batch * length) / median).rounded(), "peak_rss_mb": peakResidentMegabytes(),
+            "tokens_per_s": (Double(batch * length) / median).rounded(),
+            "peak_rss_mb": max(setupPeak, peakResidentMegabytes()), "step_peak_rss_mb": peakResidentMegabytes(),
             "trainable_parameters": trainable.reduce(0) { $0 + $1.count }, "threads": Threads.count,
-            "gradient_checkpointing": gradientCheckpointing,
+            "gradient_checkpointing": gradientCheckpointing, "frozen_bf16": frozenBFloat16,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// Restarts VmHWM at the current resident size (Linux `clear_refs` 5).
+    func resetPeakResident() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
     }
 
     /// VmHWM from /proc/self/status.
