@@ -5,8 +5,9 @@ Two counts:
 - nominal: what transformers' LlavaForConditionalGeneration computes for the step (the PyTorch twin):
   every vision layer, logits at every position, full attention score matrices;
 - loom: what Loom computes: the vision layers up to vision_feature_layer, the output head on the
-  supervised positions only, causal attention in query blocks of 64 (keys up to each block's last
-  query), and the score recomputation of its attention backward.
+  supervised positions only, the last decoder layer's queries, output projection and MLP only from
+  the first supervised position on (keys and values everywhere), causal attention in query blocks of
+  64 (keys up to each block's last query), and the score recomputation of its attention backward.
 
     python3 bench/flops.py --config bench/llava_reference_config.json --batch 4 --text-tokens 60 --stage 2 [--lora-rank 8] [--seconds S]
 
@@ -54,26 +55,31 @@ head = 2 * T * d * vocab                                                # per se
 head_supervised = 2 * args.text_tokens * d * vocab
 
 
-def score_elements(blocked):
+kept = args.text_tokens + 1                                             # last layer's rows in Loom
+last_layer_skipped = 2 * (T - kept) * (d * heads * hd + heads * hd * d + 3 * d * f)  # per sequence, forward
+
+
+def score_elements(blocked, queries=T):
+    """Score entries of the last `queries` positions' attention (query i at position T − queries + i)."""
     if not blocked:
-        return T * T
+        return queries * T
     total, start = 0, 0
-    while start < T:
-        end = min(start + 64, T)
-        total += (end - start) * end
+    while start < queries:
+        end = min(start + 64, queries)
+        total += (end - start) * (T - queries + end)
         start = end
     return total
 
 
-def attention(blocked, backward_gemms):
+def attention(blocked, backward_gemms, queries=T):
     """Per sequence and layer: QKᵀ and P·V forward (2 GEMMs), and `backward_gemms` more in backward."""
-    per_gemm = 2 * score_elements(blocked) * heads * hd
+    per_gemm = 2 * score_elements(blocked, queries) * heads * hd
     return per_gemm * (2 + backward_gemms)
 
 
 def lora_per_sequence(rank):
     ins_outs = [(d, heads * hd), (d, kv * hd), (d, kv * hd), (heads * hd, d), (d, f), (d, f), (f, d)]
-    forward = sum(2 * T * rank * (i + o) for i, o in ins_outs) * layers
+    forward = sum(2 * T * rank * (i + o) for i, o in ins_outs) * layers  # (Loom's last layer: fewer rows; not subtracted)
     return 3 * forward                                                  # forward, dX and dW of A and B
 
 
@@ -83,10 +89,13 @@ def step(loom):
     total += B * projector * 3                                          # forward, dW, dX of the hidden
     full_lm = args.stage == 2 and not args.lora_rank
     linear_passes = 3 if full_lm else 2                                 # forward + dX (+ dW)
-    total += B * lm_linear * linear_passes
+    total += B * (lm_linear - (last_layer_skipped if loom else 0)) * linear_passes
     # Attention backward: eager PyTorch differentiates two matmuls (4 GEMMs); Loom recomputes the
     # scores first (5).
-    total += B * layers * attention(blocked=loom, backward_gemms=5 if loom else 4)
+    if loom:
+        total += B * ((layers - 1) * attention(True, 5) + attention(True, 5, queries=kept))
+    else:
+        total += B * layers * attention(False, 4)
     head_flops = head_supervised if loom else head
     total += B * head_flops * (3 if full_lm else 2)
     if args.lora_rank:

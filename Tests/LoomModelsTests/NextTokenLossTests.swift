@@ -1,5 +1,5 @@
 import XCTest
-import LoomModels
+@testable import LoomModels
 import LoomTensor
 
 /// `NextTokenLoss` runs the head on the supervised positions only; it must give the loss and the
@@ -38,6 +38,49 @@ final class NextTokenLossTests: XCTestCase {
             for (x, y) in zip(results[0].head, results[1].head) { XCTAssertEqual(x, y, accuracy: 1e-6, "\(reduction) d head") }
             // Unsupervised rows get no gradient at all.
             XCTAssertTrue(results[1].hidden[(t * d)..<(2 * t * d)].allSatisfy { $0 == 0 })
+        }
+    }
+
+    /// Models run their last layer only from the first supervised position on (`lastPositions`):
+    /// the loss and every parameter's gradient are those of the full last layer, with padding, a
+    /// sliding window (Mistral) and rows whose replies start at different positions.
+    func testModelsSkipTheLastLayerBeforeTheFirstReply() throws {
+        for name in ["llama_mha_tied", "mistral_gqa2", "qwen2_gqa3_tied"] {
+            let model = try LlamaForCausalLM.load(directory: ParityFixture.directory(name))
+            model.unfreeze()
+            let (b, t) = (2, 12)
+            var rng = RandomGenerator(seed: 11)
+            let ids = IntTensor(shape: [b, t], scalars: (0..<(b * t)).map { _ in 3 + rng.int(below: 60) })
+            let labels = IntTensor(shape: [b, t], scalars: (0..<(b * t)).map { i in
+                let (row, position) = (i / t, i % t)
+                return position >= (row == 0 ? 7 : 9) ? ids.scalars[i] : -100
+            })
+            let padding = (0..<(b * t)).map { $0 != 0 }  // row 0 starts with a padding token
+            var results: [(loss: Float, grads: [[Float]])] = []
+            for pruned in [true, false] {
+                for p in model.parameters { p.zeroGradient() }
+                let embeddings = try model.embed(ids)
+                let loss = pruned
+                    ? try model.loss(embeddings: embeddings, labels: labels, attentionMask: padding)
+                    : try NextTokenLoss.loss(hidden: model.model(embeddings: embeddings, attentionMask: padding), labels: labels,
+                                             reduction: .mean, head: model.head)
+                loss.backward()
+                results.append((loss.item, model.parameters.map { $0.grad?.scalars ?? [] }))
+            }
+            XCTAssertEqual(results[0].loss, results[1].loss, accuracy: 1e-5 * abs(results[1].loss), name)
+            for (x, y) in zip(results[0].grads, results[1].grads) {
+                XCTAssertEqual(x.count, y.count, name)
+                let scale = y.map { abs($0) }.max() ?? 0
+                XCTAssertLessThanOrEqual(zip(x, y).map { abs($0 - $1) }.max() ?? 0, 1e-4 * max(scale, 1e-6), name)
+            }
+            // The prompt's last layer got no MLP rows: its gradients are still complete (above), and
+            // the next-token logits of generation come from the same pruned path.
+            let embeddings = try model.embed(ids)
+            let (last, full) = withoutGradients {
+                (model.lastLogits(embeddings: embeddings, attentionMask: padding), model.logits(embeddings: embeddings, attentionMask: padding))
+            }
+            let expected = full.sliced(axis: 1, (t - 1)..<t).scalars
+            for (x, y) in zip(last.scalars, expected) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), "\(name) last logits") }
         }
     }
 

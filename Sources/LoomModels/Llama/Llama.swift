@@ -22,17 +22,22 @@ public final class LlamaAttention: Module {
         oProj = Linear(heads * headDim, config.hiddenSize, bias: config.outputBias)
     }
 
-    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?) -> Tensor {
+    /// Attention output [B, Q, D] for the last Q = `queries` (default: all T) positions of x [B, T, D];
+    /// keys and values come from every position (and the cache).
+    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?, queries: Int? = nil) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
-        var q = qProj(x).reshaped([b, t, heads, headDim])                     // [B, T, H, E]
+        let tq = queries ?? t
+        let xq = tq == t ? x : x.sliced(axis: 1, (t - tq)..<t)                // [B, Q, D]
+        var q = qProj(xq).reshaped([b, tq, heads, headDim])                   // [B, Q, H, E]
         var k = kProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
         var v = vProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
-        q = applyRotaryEmbedding(q, table: context.rotary, positions: context.positions)
+        q = applyRotaryEmbedding(q, table: context.rotary, positions: Array(context.positions.suffix(tq)))
         k = applyRotaryEmbedding(k, table: context.rotary, positions: context.positions)
         if let cache { (k, v) = cache.appending(keys: k, values: v) }        // [B, S, K, E]
+        // Causal: query i of Q sits at position S − Q + i.
         let out = scaledDotProductAttention(query: q.transposed(1, 2), key: k.transposed(1, 2), value: v.transposed(1, 2),
-                                            mask: context.mask)               // [B, H, T, E], stored [B, T, H, E]
-        return oProj(out.transposed(1, 2).reshaped([b, t, heads * headDim]))  // [B, T, D]
+                                            mask: context.mask)               // [B, H, Q, E], stored [B, Q, H, E]
+        return oProj(out.transposed(1, 2).reshaped([b, tq, heads * headDim])) // [B, Q, D]
     }
 }
 
@@ -67,8 +72,13 @@ public final class LlamaDecoderLayer: Module {
         postAttentionLayernorm = RMSNorm(config.hiddenSize, eps: config.rmsNormEps)
     }
 
-    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?) -> Tensor {
-        let h = x + selfAttn(inputLayernorm(x), context: context, cache: cache)
+    /// Output [B, Q, D] for the last Q = `outputs` (default: all T) positions of x [B, T, D]. Every
+    /// position still gives its key and value; only the kept ones get queries, the output projection,
+    /// the residual and the MLP.
+    func callAsFunction(_ x: Tensor, context: DecoderContext, cache: KVCache.Layer?, outputs: Int? = nil) -> Tensor {
+        let t = x.shape[1], kept = outputs ?? t
+        let tail = kept == t ? x : x.sliced(axis: 1, (t - kept)..<t)
+        let h = tail + selfAttn(inputLayernorm(x), context: context, cache: cache, queries: kept)
         return h + mlp(postAttentionLayernorm(h))
     }
 
@@ -114,8 +124,14 @@ public final class LlamaModel: Module {
 
     /// Final hidden states [B, T, D] for input embeddings [B, T, D]. `attentionMask` ([B·S], true for
     /// real tokens, S = cached + new) marks padding; positions continue from the cache.
-    public func callAsFunction(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+    ///
+    /// `lastPositions` = Q returns the final hidden states of the last Q positions only, [B, Q, D]:
+    /// the last layer then runs its queries, output projection and MLP on those rows alone (what a
+    /// loss on the reply tokens, or the next token after a prompt, needs). Same values.
+    public func callAsFunction(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil,
+                               lastPositions: Int? = nil) -> Tensor {
         let (b, t) = (embeddings.shape[0], embeddings.shape[1])
+        if let lastPositions { precondition(lastPositions <= t && (lastPositions >= 1 || t == 0), "lastPositions \(lastPositions) outside 1…\(t)") }
         let past = cache?.length ?? 0
         if let attentionMask {
             precondition(attentionMask.count == b * (past + t), "attention mask has \(attentionMask.count) entries for [\(b), \(past + t)]")
@@ -125,7 +141,9 @@ public final class LlamaModel: Module {
             mask: AttentionMask(isCausal: true, keyPadding: attentionMask, slidingWindow: config.slidingWindow))
         var h = embeddings
         for (i, layer) in layers.enumerated() {
-            if gradientCheckpointing && cache == nil {
+            if i == layers.count - 1, let lastPositions, lastPositions < t {
+                h = layer(h, context: context, cache: cache?.layers[i], outputs: lastPositions)
+            } else if gradientCheckpointing && cache == nil {
                 h = layer.recomputingInBackward(h, context: context)
             } else {
                 h = layer(h, context: context, cache: cache?.layers[i])
@@ -164,16 +182,16 @@ public final class LlamaForCausalLM: Module, CausalLanguageModel {
     }
 
     public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
-        let h = model(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
-        return head(h.sliced(axis: 1, (h.shape[1] - 1)..<h.shape[1]))
+        head(model(embeddings: embeddings, attentionMask: attentionMask, cache: cache, lastPositions: 1))
     }
 
-    /// Next-token cross-entropy for unshifted `labels` [B, T] (−100 ignored), the head applied to the
-    /// supervised positions only (`NextTokenLoss`).
+    /// Next-token cross-entropy for unshifted `labels` [B, T] (−100 ignored): the last layer and the
+    /// head run on the positions from the first supervised one on (`NextTokenLoss`).
     public func loss(embeddings: Tensor, labels: IntTensor, attentionMask: [Bool]? = nil,
                      reduction: LossReduction = .mean) throws -> Tensor {
-        try NextTokenLoss.loss(hidden: model(embeddings: embeddings, attentionMask: attentionMask), labels: labels,
-                               reduction: reduction, head: head)
+        try NextTokenLoss.loss(labels: labels, reduction: reduction, head: head) { lastPositions in
+            model(embeddings: embeddings, attentionMask: attentionMask, lastPositions: lastPositions)
+        }
     }
 
     /// The output projection (the tied embedding when there is no lm_head).

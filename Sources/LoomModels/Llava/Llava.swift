@@ -114,8 +114,9 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
     public func loss(inputIds: IntTensor, pixelValues: Tensor?, labels: IntTensor, attentionMask: [Bool]? = nil,
                      reduction: LossReduction = .mean) throws -> Tensor {
         let embeddings = try inputEmbeddings(inputIds: inputIds, pixelValues: pixelValues)
-        return try NextTokenLoss.loss(hidden: model.languageModel(embeddings: embeddings, attentionMask: attentionMask),
-                                      labels: labels, reduction: reduction, head: head)
+        return try NextTokenLoss.loss(labels: labels, reduction: reduction, head: head) { lastPositions in
+            model.languageModel(embeddings: embeddings, attentionMask: attentionMask, lastPositions: lastPositions)
+        }
     }
 
     // MARK: CausalLanguageModel (text continuation after the prompt)
@@ -127,8 +128,7 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
     }
 
     public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
-        let h = model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache)
-        return head(h.sliced(axis: 1, (h.shape[1] - 1)..<h.shape[1]))
+        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache, lastPositions: 1))
     }
 
     func head(_ h: Tensor) -> Tensor { lmHead.map { $0(h) } ?? linear(h, weight: model.languageModel.embedTokens.weight) }

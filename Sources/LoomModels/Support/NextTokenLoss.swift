@@ -8,6 +8,25 @@ import LoomTensor
 /// in a LLaVA step with 196 image tokens and 60 text tokens that skips three quarters of the head's
 /// GEMMs, forward and backward. The loss and the gradients are the same.
 public enum NextTokenLoss {
+    /// The loss of a model whose `hidden(Q)` gives the final hidden states of the last Q positions
+    /// ([B, Q, D]): Q reaches back to the first position of any row that predicts a supervised label,
+    /// so a decoder can skip the rest of its last layer (`LlamaModel`'s `lastPositions`). Prompts
+    /// and image tokens before the first reply then get no last-layer MLP at all.
+    public static func loss(labels: IntTensor, reduction: LossReduction, head: (Tensor) -> Tensor,
+                            hidden: (_ lastPositions: Int) -> Tensor) throws -> Tensor {
+        guard labels.shape.count == 2 else { throw TensorError("labels must be [batch, length], got \(describe(labels.shape))") }
+        let (b, t) = (labels.shape[0], labels.shape[1])
+        var first = t - 1
+        for row in 0..<b {
+            if let i = (0..<max(t - 1, 0)).first(where: { labels.scalars[row * t + $0 + 1] != -100 }) { first = min(first, i) }
+        }
+        let kept = t == 0 ? 0 : max(t - max(first, 0), 1)
+        var tail: [Int] = []
+        tail.reserveCapacity(b * kept)
+        for row in 0..<b { tail += labels.scalars[(row * t + t - kept)..<(row * t + t)] }
+        return try loss(hidden: hidden(kept), labels: IntTensor(shape: [b, kept], scalars: tail), reduction: reduction, head: head)
+    }
+
     /// `hidden` [B, T, D] final hidden states; `labels` [B, T] unshifted; `head` maps [N, D] → [N, V].
     public static func loss(hidden: Tensor, labels: IntTensor, reduction: LossReduction,
                             head: (Tensor) -> Tensor) throws -> Tensor {
