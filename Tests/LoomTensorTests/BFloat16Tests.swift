@@ -64,7 +64,10 @@ final class BFloat16Tests: XCTestCase {
     }
 
     func testLinearWithABFloat16WeightIsTheLinearOfTheRoundedWeight() {
-        // The last weight spans several widened blocks each way (Kernels.widenedBlockElements).
+        // The last weight spans several widened blocks each way.
+        let blockElements = Kernels.widenedBlockElements
+        Kernels.widenedBlockElements = 1 << 20
+        defer { Kernels.widenedBlockElements = blockElements }
         for (rows, out, inFeatures, bias) in [(7, 19, 24, true), (1, 19, 24, false), (33, 19, 24, true), (9, 600, 4000, true)] {
             let weight = randomTensor([out, inFeatures], seed: 1)
             let rounded = roundedCopy(weight)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// bfloat16 ⇄ Float32 for weights kept in bfloat16 (`TensorStorage.keepInBFloat16()`). A bfloat16 is
 /// the high 16 bits of a Float32, so widening is exact and rounding is nearest, ties to even.
 
@@ -100,10 +102,12 @@ extension Kernels {
 }
 
 extension Kernels {
-    /// Elements of a weight widened at once by the bfloat16 GEMMs: 4 MB of Float32, so the widened
-    /// block is still in cache when the GEMM packs it, and a large matrix (a 32k-vocabulary head) never
-    /// exists in Float32 as a whole.
-    static let widenedBlockElements = 1 << 20
+    /// Elements of a weight widened at once by the bfloat16 GEMMs: 16M (64 MB of Float32), so a large
+    /// matrix (the 131M-value head of a 7B model) never exists in Float32 as a whole. Each block is one
+    /// GEMM, which packs its other operand again, so blocks must be large: with 1M-element blocks a
+    /// stage-1 step of bench/llava_large_lm_config.json took 1.75–1.87 s, with 16M 1.31–1.44 s. Tests
+    /// lower it to cover the blocking.
+    nonisolated(unsafe) static var widenedBlockElements = 1 << 24
 
     /// c[rows, out] = x · Wᵀ + beta · c for a contiguous weight W [out, in] kept in bfloat16, widened a
     /// block of output rows at a time. Each block is its own GEMM over the full k = in, so every element
@@ -113,15 +117,15 @@ extension Kernels {
         let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
         let halves = weight.storage.bfloat16! + weight.offset
         let blockRows = max(16, widenedBlockElements / max(inFeatures, 1))
-        let scratch = Tensor(uninitialized: [min(blockRows, outFeatures), inFeatures])
-        defer { keepAlive(scratch) }
-        var start = 0
-        while start < outFeatures {
-            let count = min(blockRows, outFeatures - start)
-            widenBFloat16(halves + start * inFeatures, scratch.pointer, count: count * inFeatures)
-            gemm(x, GemmOperand(pointer: UnsafePointer(scratch.pointer), transposed: false, ld: max(inFeatures, 1)), flipB: true,
-                 m: rows, n: count, k: inFeatures, beta: beta, c: c + start, ldc: ldc)
-            start += count
+        WideningScratch.shared.with(count: min(blockRows, outFeatures) * inFeatures) { scratch in
+            var start = 0
+            while start < outFeatures {
+                let count = min(blockRows, outFeatures - start)
+                widenBFloat16(halves + start * inFeatures, scratch, count: count * inFeatures)
+                gemm(x, GemmOperand(pointer: UnsafePointer(scratch), transposed: false, ld: max(inFeatures, 1)), flipB: true,
+                     m: rows, n: count, k: inFeatures, beta: beta, c: c + start, ldc: ldc)
+                start += count
+            }
         }
     }
 
@@ -132,18 +136,50 @@ extension Kernels {
         let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
         let halves = weight.storage.bfloat16! + weight.offset
         let blockColumns = min(inFeatures, max(16, widenedBlockElements / max(outFeatures, 1)))
-        let scratch = Tensor(uninitialized: [outFeatures, blockColumns])
-        defer { keepAlive(scratch) }
-        let sp = scratch.pointer
-        var start = 0
-        while start < inFeatures {
-            let count = min(blockColumns, inFeatures - start)
-            Threads.parallelFor(outFeatures, grain: max(1, 65536 / max(count, 1))) { range in
-                for r in range { widenBFloat16Serial(halves + r * inFeatures + start, sp + r * count, count: count) }
+        WideningScratch.shared.with(count: outFeatures * blockColumns) { sp in
+            var start = 0
+            while start < inFeatures {
+                let count = min(blockColumns, inFeatures - start)
+                Threads.parallelFor(outFeatures, grain: max(1, 65536 / max(count, 1))) { range in
+                    for r in range { widenBFloat16Serial(halves + r * inFeatures + start, sp + r * count, count: count) }
+                }
+                gemm(g, GemmOperand(pointer: UnsafePointer(sp), transposed: false, ld: max(count, 1)),
+                     m: rows, n: count, k: outFeatures, alpha: alpha, beta: 0, c: c + start, ldc: ldc)
+                start += count
             }
-            gemm(g, GemmOperand(pointer: UnsafePointer(sp), transposed: false, ld: max(count, 1)),
-                 m: rows, n: count, k: outFeatures, alpha: alpha, beta: 0, c: c + start, ldc: ldc)
-            start += count
         }
+    }
+}
+
+/// The buffer the bfloat16 GEMMs widen into, kept between calls: a fresh 64 MB buffer per call
+/// would page-fault on every touch, and freed buffers of tens of MB fragment malloc's heap between
+/// a step's activations (measured: the step's peak RSS grew by 1 GB). A second caller while it is
+/// in use (concurrent processes' threads never share it; this is for safety) gets its own buffer.
+final class WideningScratch: @unchecked Sendable {
+    static let shared = WideningScratch()
+    private let lock = NSLock()
+    private var buffer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+    private var inUse = false
+
+    func with(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        lock.lock()
+        if inUse {
+            lock.unlock()
+            let own = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            defer { own.deallocate() }
+            body(own)
+            return
+        }
+        inUse = true
+        if capacity < count {
+            buffer?.deallocate()
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
+            capacity = count
+        }
+        let pointer = buffer!
+        lock.unlock()
+        defer { lock.lock(); inUse = false; lock.unlock() }
+        body(pointer)
     }
 }
