@@ -97,6 +97,8 @@ final class BFloat16Tests: XCTestCase {
         XCTAssertEqual(matmul(x, table).scalars, matmul(x, rounded).scalars)
         XCTAssertEqual(matmul(table.transposed(0, 1), x.transposed(0, 1)).scalars,
                        matmul(rounded.transposed(0, 1), x.transposed(0, 1)).scalars, "a transposed view of the table")
+        XCTAssertEqual(linear(x, weight: table.transposed(0, 1)).scalars, linear(x, weight: rounded.transposed(0, 1)).scalars,
+                       "linear with a view of a bfloat16 weight that is not contiguous")
         let y = randomTensor([11, 6], seed: 8)
         XCTAssertEqual((y + table).scalars, (y + rounded).scalars)
         XCTAssertEqual(table[3, 2], rounded[3, 2])

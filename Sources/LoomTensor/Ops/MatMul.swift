@@ -112,7 +112,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     // A weight kept in bfloat16 is widened block by block inside the GEMMs, forward and backward; it
     // never exists in Float32 as a whole.
     let compact = weight.isBFloat16 && weight.isContiguous ? weight.detached() : nil
-    let wDense = compact != nil ? nil : Kernels.gemmOperand(weight) == nil || weight.isBFloat16 ? Kernels.copyStrided(weight) : weight.detached()
+    let wDense = compact != nil ? nil : weight.isBFloat16 || Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
     defer { keepAlive(wDense) }
     if rows > 0 {
         if let compact {
