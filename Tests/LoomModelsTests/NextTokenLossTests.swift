@@ -73,6 +73,9 @@ final class NextTokenLossTests: XCTestCase {
                 let scale = y.map { abs($0) }.max() ?? 0
                 XCTAssertLessThanOrEqual(zip(x, y).map { abs($0 - $1) }.max() ?? 0, 1e-4 * max(scale, 1e-6), name)
             }
+            XCTAssertThrowsError(try model.loss(embeddings: try model.embed(ids), labels: IntTensor(shape: [b, t - 1], scalars: [Int](repeating: 1, count: b * (t - 1))))) { error in
+                XCTAssertTrue("\(error)".contains("do not match the input"), "\(error)")
+            }
             // The prompt's last layer got no MLP rows: its gradients are still complete (above), and
             // the next-token logits of generation come from the same pruned path.
             let embeddings = try model.embed(ids)

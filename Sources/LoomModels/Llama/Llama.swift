@@ -189,7 +189,7 @@ public final class LlamaForCausalLM: Module, CausalLanguageModel {
     /// head run on the positions from the first supervised one on (`NextTokenLoss`).
     public func loss(embeddings: Tensor, labels: IntTensor, attentionMask: [Bool]? = nil,
                      reduction: LossReduction = .mean) throws -> Tensor {
-        try NextTokenLoss.loss(labels: labels, reduction: reduction, head: head) { lastPositions in
+        try NextTokenLoss.loss(labels: labels, inputShape: Array(embeddings.shape.prefix(2)), reduction: reduction, head: head) { lastPositions in
             model(embeddings: embeddings, attentionMask: attentionMask, lastPositions: lastPositions)
         }
     }

@@ -114,7 +114,7 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
     public func loss(inputIds: IntTensor, pixelValues: Tensor?, labels: IntTensor, attentionMask: [Bool]? = nil,
                      reduction: LossReduction = .mean) throws -> Tensor {
         let embeddings = try inputEmbeddings(inputIds: inputIds, pixelValues: pixelValues)
-        return try NextTokenLoss.loss(labels: labels, reduction: reduction, head: head) { lastPositions in
+        return try NextTokenLoss.loss(labels: labels, inputShape: Array(embeddings.shape.prefix(2)), reduction: reduction, head: head) { lastPositions in
             model.languageModel(embeddings: embeddings, attentionMask: attentionMask, lastPositions: lastPositions)
         }
     }

@@ -12,9 +12,12 @@ public enum NextTokenLoss {
     /// ([B, Q, D]): Q reaches back to the first position of any row that predicts a supervised label,
     /// so a decoder can skip the rest of its last layer (`LlamaModel`'s `lastPositions`). Prompts
     /// and image tokens before the first reply then get no last-layer MLP at all.
-    public static func loss(labels: IntTensor, reduction: LossReduction, head: (Tensor) -> Tensor,
+    /// `inputShape` is the model input's [B, T], which `labels` must match.
+    public static func loss(labels: IntTensor, inputShape: [Int], reduction: LossReduction, head: (Tensor) -> Tensor,
                             hidden: (_ lastPositions: Int) -> Tensor) throws -> Tensor {
-        guard labels.shape.count == 2 else { throw TensorError("labels must be [batch, length], got \(describe(labels.shape))") }
+        guard labels.shape == inputShape else {
+            throw TensorError("labels \(describe(labels.shape)) do not match the input \(describe(inputShape)) ([batch, length])")
+        }
         let (b, t) = (labels.shape[0], labels.shape[1])
         var first = t - 1
         for row in 0..<b {
