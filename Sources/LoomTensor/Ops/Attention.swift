@@ -190,9 +190,18 @@ enum Attention {
         let widths: [[Int]]
 
         init(mask: AttentionMask, batch: Int, tq: Int, tk: Int) {
-            let rows = mask.isCausal ? max(1, min(Self.causalRows, tq)) : max(tq, 1)
-            self.rows = rows
-            let ranges = stride(from: 0, to: tq, by: rows).map { ($0, min($0 + rows, tq)) }
+            // Causal blocks start at multiples of `causalRows` in absolute position (query i sits at
+            // tk − tq + i), so a query gets the same block, key width and summation whether all
+            // positions are queried or only the last ones (a cut last layer, a KV-cache prefill).
+            let step = mask.isCausal ? max(1, Self.causalRows) : max(tq, 1)
+            let offset = mask.isCausal ? max(tk - tq, 0) % step : 0
+            var ranges: [(Int, Int)] = []
+            var start = 0, end = min(tq, step - offset)
+            while start < tq {
+                ranges.append((start, end))
+                (start, end) = (end, min(tq, end + step))
+            }
+            self.rows = max(1, ranges.map { $0.1 - $0.0 }.max() ?? 1)
             self.ranges = ranges
             guard mask.isCausal else {
                 widths = [[Int]](repeating: [Int](repeating: tk, count: ranges.count), count: batch)
