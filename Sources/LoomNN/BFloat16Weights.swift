@@ -36,9 +36,4 @@ extension Module {
         if result.tensors > 0 { Heap.releaseFreePages() }
         return result
     }
-
-    /// Widens every weight of the tree kept in bfloat16 back to Float32 (the rounded values).
-    public func restoreFloat32Weights() {
-        for p in parameters { p.storage.restoreFloat32() }
-    }
 }

@@ -112,7 +112,14 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     // A weight kept in bfloat16 is widened block by block inside the GEMMs, forward and backward; it
     // never exists in Float32 as a whole.
     let compact = weight.isBFloat16 && weight.isContiguous ? weight.detached() : nil
-    let wDense = compact != nil ? nil : weight.isBFloat16 || Kernels.gemmOperand(weight) == nil ? Kernels.copyStrided(weight) : weight.detached()
+    let wDense: Tensor?
+    if compact != nil {
+        wDense = nil
+    } else if weight.isBFloat16 || Kernels.gemmOperand(weight) == nil {
+        wDense = Kernels.copyStrided(weight)  // a dense Float32 copy (widened, for a bfloat16 view)
+    } else {
+        wDense = weight.detached()
+    }
     defer { keepAlive(wDense) }
     if rows > 0 {
         if let compact {
