@@ -67,6 +67,40 @@ final class KernelParityTests: XCTestCase {
         }
     }
 
+    /// The fused SwiGLU gives the bits of `silu(gate) * up`, forward and both gradients, for dense and
+    /// strided inputs and a length that leaves a tail of lanes; the composite path agrees with a naive
+    /// Double reference; other activations take the composite path.
+    func testFusedGatedActivationIsBitEqualToTheComposite() {
+        for (shape, transpose) in [([3, 1001], false), ([37, 40], true)] {
+            let gate = randomTensor(shape, seed: 21, scale: 4), up = randomTensor(shape, seed: 22)
+            let probe = randomTensor(transpose ? [shape[1], shape[0]] : shape, seed: 23)
+            func run(_ f: (Tensor, Tensor) -> Tensor) -> (out: [UInt32], dGate: [UInt32], dUp: [UInt32]) {
+                for t in [gate, up] { t.requiresGradient = true; t.zeroGradient() }
+                let (g, u) = transpose ? (gate.transposed(), up.transposed()) : (gate, up)
+                let out = f(g, u)
+                sum(out * probe).backward()
+                return (out.scalars.map(\.bitPattern), gate.grad!.scalars.map(\.bitPattern), up.grad!.scalars.map(\.bitPattern))
+            }
+            let fused = run { gatedActivation(.silu, gate: $0, up: $1) }
+            let composite = run { silu($0) * $1 }
+            XCTAssert(fused.out == composite.out, "forward \(shape): \(zip(fused.out, composite.out).filter { $0 != $1 }.count) values differ")
+            XCTAssert(fused.dGate == composite.dGate, "d gate \(shape): \(zip(fused.dGate, composite.dGate).filter { $0 != $1 }.count) values differ")
+            XCTAssert(fused.dUp == composite.dUp, "d up \(shape): \(zip(fused.dUp, composite.dUp).filter { $0 != $1 }.count) values differ")
+            let (g, u, p) = (gate.scalars.map(Double.init), up.scalars.map(Double.init), probe.scalars.map(Double.init))
+            let count = g.count, columns = shape[1]
+            // Element i of gate is element (i % columns, i / columns) of the transposed view, which probe weights.
+            let weight = (0..<count).map { i in transpose ? p[(i % columns) * shape[0] + i / columns] : p[i] }
+            for i in stride(from: 0, to: count, by: 7) {
+                let s = 1 / (1 + Foundation.exp(-g[i]))
+                XCTAssertEqual(Double(Float(bitPattern: fused.dUp[i])), weight[i] * g[i] * s, accuracy: 1e-5 * (1 + abs(weight[i] * g[i])))
+                XCTAssertEqual(Double(Float(bitPattern: fused.dGate[i])), weight[i] * u[i] * s * (1 + g[i] * (1 - s)),
+                               accuracy: 1e-5 * (1 + abs(weight[i] * u[i] * g[i])))
+            }
+        }
+        let gate = randomTensor([5, 33], seed: 24), up = randomTensor([5, 33], seed: 25)
+        XCTAssertEqual(gatedActivation(.gelu, gate: gate, up: up).scalars, (gelu(gate) * up).scalars)
+    }
+
     func testSoftmaxAndNormsAgree() {
         for width in [1, 15, 16, 17, 33, 1000] {
             let x = randomTensor([3, 4, width], seed: UInt64(width), scale: 3)

@@ -55,7 +55,7 @@ public final class LlamaMLP: Module {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        downProj(activation(gateProj(x)) * upProj(x))                         // [B, T, F] → [B, T, D]
+        downProj(gatedActivation(activation, gate: gateProj(x), up: upProj(x)))  // [B, T, F] → [B, T, D]
     }
 }
 
