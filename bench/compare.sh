@@ -18,6 +18,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 swift build -c release --product loom >/dev/null
+# The host matters: PyTorch uses MKL, whose speed differs between Intel and AMD CPUs of the same kind.
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
 loom=.build/release/loom
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
