@@ -7,13 +7,10 @@
 public func gatedActivation(_ activation: Activation, gate: Tensor, up: Tensor) -> Tensor {
     guard activation == .silu || activation == .swish, gate.shape == up.shape else { return activation(gate) * up }
     let g = gate.contiguousStorageView().detached(), u = up.contiguousStorageView().detached()
-    let out = Tensor(uninitialized: gate.shape)
-    Kernels.lanes(count: out.count, g, u, into: out, nil) { x, y, _ in
-        (x * Kernels.sigmoid(x) * y, FloatVector())
-    }
+    let out = Kernels.zipDense(g, u) { x, y in x * Kernels.sigmoid(x) * y }
     return Tensor.record("silu_gate", out, inputs: [gate, up]) { grad in
         let dGate = Tensor(uninitialized: g.shape), dUp = Tensor(uninitialized: g.shape)
-        Kernels.lanes(count: dGate.count, grad.contiguousStorageView(), g, u, into: dGate, dUp) { dy, x, y in
+        Kernels.zip3Dense(grad.contiguousStorageView(), g, u, into: dGate, dUp) { dy, x, y in
             let s = Kernels.sigmoid(x)
             return (dy * y * (s * (1 + x * (1 - s))), dy * (x * s))
         }
@@ -22,23 +19,24 @@ public func gatedActivation(_ activation: Activation, gate: Tensor, up: Tensor) 
 }
 
 extension Kernels {
-    /// `(first[i], second[i]) = f(a[i], b[i], c[i])` over dense tensors of `count` values, 16 lanes at a
-    /// time, threaded; `c` and `second` may be nil (f then sees zeros, and its second result is dropped).
-    /// The tail is padded with zeros.
-    static func lanes(count: Int, _ a: Tensor, _ b: Tensor, _ c: Tensor? = nil, into first: Tensor, _ second: Tensor?,
-                      _ f: @escaping (FloatVector, FloatVector, FloatVector) -> (FloatVector, FloatVector)) {
+    /// `(first[i], second[i]) = f(a[i], b[i], c[i])` over dense tensors of one count, 16 lanes at a time,
+    /// threaded; the tail is padded with zeros. The two-input, one-output form is `zipDense`.
+    static func zip3Dense(_ a: Tensor, _ b: Tensor, _ c: Tensor, into first: Tensor, _ second: Tensor,
+                          _ f: @escaping (FloatVector, FloatVector, FloatVector) -> (FloatVector, FloatVector)) {
+        let count = first.count
+        precondition([a, b, c, second].allSatisfy { $0.count == count && $0.isContiguous } && first.isContiguous)
         defer { keepAlive(a, b, c, first, second) }
-        let pa = UnsafeRawPointer(a.pointer), pb = UnsafeRawPointer(b.pointer), pc = c.map { UnsafeRawPointer($0.pointer) }
-        let p1 = UnsafeMutableRawPointer(first.pointer), p2 = second.map { UnsafeMutableRawPointer($0.pointer) }
+        let pa = UnsafeRawPointer(a.pointer), pb = UnsafeRawPointer(b.pointer), pc = UnsafeRawPointer(c.pointer)
+        let p1 = UnsafeMutableRawPointer(first.pointer), p2 = UnsafeMutableRawPointer(second.pointer)
         Threads.parallelFor(count, grain: 16384) { range in
             var i = range.lowerBound
             while i + 16 <= range.upperBound {
                 let offset = i * 4
                 let r = f(pa.loadUnaligned(fromByteOffset: offset, as: FloatVector.self),
                           pb.loadUnaligned(fromByteOffset: offset, as: FloatVector.self),
-                          pc?.loadUnaligned(fromByteOffset: offset, as: FloatVector.self) ?? FloatVector())
+                          pc.loadUnaligned(fromByteOffset: offset, as: FloatVector.self))
                 p1.storeBytes(of: r.0, toByteOffset: offset, as: FloatVector.self)
-                p2?.storeBytes(of: r.1, toByteOffset: offset, as: FloatVector.self)
+                p2.storeBytes(of: r.1, toByteOffset: offset, as: FloatVector.self)
                 i += 16
             }
             guard i < range.upperBound else { return }
@@ -47,12 +45,12 @@ extension Kernels {
                 let offset = (i + j) * 4
                 va[j] = pa.load(fromByteOffset: offset, as: Float.self)
                 vb[j] = pb.load(fromByteOffset: offset, as: Float.self)
-                vc[j] = pc?.load(fromByteOffset: offset, as: Float.self) ?? 0
+                vc[j] = pc.load(fromByteOffset: offset, as: Float.self)
             }
             let r = f(va, vb, vc)
             for j in 0..<(range.upperBound - i) {
                 p1.storeBytes(of: r.0[j], toByteOffset: (i + j) * 4, as: Float.self)
-                p2?.storeBytes(of: r.1[j], toByteOffset: (i + j) * 4, as: Float.self)
+                p2.storeBytes(of: r.1[j], toByteOffset: (i + j) * 4, as: Float.self)
             }
         }
     }
