@@ -5,25 +5,22 @@ import LoomModels
 import LoomNN
 import LoomTensor
 
-/// Pretrains a Whisper encoder on spoken sentences: one learned query per word position attends over
-/// the encoder's output frames, and a shared head reads the word there (or the end of the sentence)
-/// from what it gathered. The frames must therefore say, locally, which word is spoken where: a
-/// frozen encoder trained this way hands the words, in order, to the connector. Clips are shifted by
-/// up to `maxShiftFrames` in training (silence in front), so words are not tied to fixed frames.
+/// Pretrains a Whisper encoder on spoken sentences with CTC: a linear head reads, from each output
+/// frame on its own, the word spoken there or a blank, and the CTC loss sums over every alignment of
+/// the sentence's words to the frames. The frames must therefore say, locally and in order, which
+/// word is spoken where: a frozen encoder trained this way hands the words to a frame-stacking
+/// connector the way text hands tokens to a language model. Clips are shifted by up to
+/// `maxShiftFrames` in training (silence in front), so words are not tied to fixed frames.
 final class SpeechWordsTask: PretrainTask {
     struct Sample {
         var media: String
         var features: Tensor      // [M, F]
-        var words: [Int]          // per position; 0 = end of sentence
+        var words: [Int]          // vocabulary ids, 1…; 0 is the CTC blank
     }
 
     final class Heads: Module {
-        @Parameter var queries: Tensor   // [positions, D]
         @Child var words: Linear
-        init(dim: Int, positions: Int, vocabulary: Int) {
-            queries = Tensor(zeros: [positions, dim])
-            words = Linear(dim, vocabulary)
-        }
+        init(dim: Int, vocabulary: Int) { words = Linear(dim, vocabulary) }
     }
 
     final class Bundle: Module {
@@ -36,9 +33,8 @@ final class SpeechWordsTask: PretrainTask {
     let whisper: WhisperEncoder
     let heads: Heads
     let bundle: Bundle
-    /// Index 0 is the end of the sentence.
+    /// Index 0 is the CTC blank.
     let vocabulary: [String]
-    let positions: Int
     let trainSamples: [Sample], evalSamples: [Sample]
     var shiftGenerator: RandomGenerator
 
@@ -60,24 +56,17 @@ final class SpeechWordsTask: PretrainTask {
         }
         let trainRecords = try readJSONArray(recipe.train)
         let evalRecords = try recipe.eval.map(readJSONArray)
-        var known = Set<String>(), longest = 0
-        for record in trainRecords {
-            let w = Self.words(record["text"] as? String ?? "")
-            known.formUnion(w)
-            longest = max(longest, w.count)
-        }
-        vocabulary = ["</end>"] + known.sorted()
-        positions = longest + 1
+        var known = Set<String>()
+        for record in trainRecords { known.formUnion(Self.words(record["text"] as? String ?? "")) }
+        vocabulary = ["<blank>"] + known.sorted()
         let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
-        let positions = self.positions
         func decode(_ record: [String: Any], file: String) throws -> Sample {
             guard let audio = record["audio"] as? String, let text = record["text"] as? String else {
                 throw RecipeError("\(file): a sample lacks \"audio\" or \"text\"")
             }
             let path = try recipe.mediaPath(audio, in: file)
-            var ids = Self.words(text).map { index[$0] ?? -100 }   // a word never heard in training is not scored
-            ids = Array(ids.prefix(positions - 1))
-            ids += [Int](repeating: 0, count: positions - ids.count)
+            // A word never heard in training cannot be predicted: it is scored as an error, never trained on.
+            let ids = Self.words(text).map { index[$0] ?? -1 }
             return Sample(media: path, features: try extractor.features(path: path, frames: config.inputFrames), words: ids)
         }
         log("speech pretraining: log-mel features of \(trainRecords.count + (evalRecords?.count ?? 0)) clips")
@@ -85,14 +74,11 @@ final class SpeechWordsTask: PretrainTask {
         let evalAll = try evalRecords.map { records in try parallelMap(records.count) { try decode(records[$0], file: recipe.eval!) } }
         (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples, media: \.media)
         whisper = WhisperEncoder(config)
-        heads = Heads(dim: config.dModel, positions: positions, vocabulary: vocabulary.count)
+        heads = Heads(dim: config.dModel, vocabulary: vocabulary.count)
         bundle = Bundle(encoder: whisper, heads: heads)
         shiftGenerator = RandomGenerator(seed: recipe.seed &+ 0x5A1F)
         var rng = RandomGenerator(seed: recipe.seed)
         bundle.initializeParameters(std: 0.02, generator: &rng)
-        // Queries start at unit scale so attention is not uniform from the start.
-        let queries = rng.normal(count: heads.queries.count)
-        heads.queries.withUnsafeMutableBufferPointer { buffer in for i in 0..<queries.count { buffer[i] = queries[i] } }
         // Whisper's position embeddings are fixed sinusoids (transformers never trains them).
         let table = Self.sinusoids(length: config.maxSourcePositions, channels: config.dModel)
         whisper.embedPositions.weight.withUnsafeMutableBufferPointer { buffer in for i in 0..<table.count { buffer[i] = table[i] } }
@@ -116,13 +102,11 @@ final class SpeechWordsTask: PretrainTask {
         return table
     }
 
-    func logits(_ samples: [Sample], shifts: [Int]? = nil) throws -> Tensor {
+    /// Per-frame log-probabilities over the blank and the words, [B, P, V].
+    func logProbabilities(_ samples: [Sample], shifts: [Int]? = nil) throws -> Tensor {
         let features = shifts.map { zip(samples, $0).map { Self.shifted($0.features, by: $1) } } ?? samples.map(\.features)
         let h = try whisper(stacked(features))                                          // [B, P, D]
-        let d = h.shape[2]
-        let scores = matmul(heads.queries, h.transposed(1, 2)) * (1 / Float(d).squareRoot())  // [B, L, P]
-        let gathered = matmul(softmax(scores, axis: -1), h)                             // [B, L, D]
-        return heads.words(gathered).reshaped([samples.count * positions, vocabulary.count])
+        return logSoftmax(heads.words(h), axis: -1)                                     // [B, P, V]
     }
 
     /// Frames moved `k` later, the first k filled with the clip's last frame (the padding silence).
@@ -142,40 +126,35 @@ final class SpeechWordsTask: PretrainTask {
     var maxShiftFrames: Int { whisper.config.inputFrames / 10 }
 
     func loss(_ indices: [Int]) throws -> Tensor {
-        let batch = indices.map { trainSamples[$0] }
-        let shifts = indices.map { _ in shiftGenerator.int(below: maxShiftFrames + 1) }
-        return try crossEntropy(logits: logits(batch, shifts: shifts), targets: IntTensor(batch.flatMap(\.words)))
+        let batch = indices.map { trainSamples[$0] }.filter { !$0.words.contains(-1) }
+        let shifts = batch.map { _ in shiftGenerator.int(below: maxShiftFrames + 1) }
+        // A clip too fast for its frames (no alignment) teaches nothing rather than stopping the run.
+        return try ctcLoss(logProbs: logProbabilities(batch, shifts: shifts), targets: batch.map(\.words), zeroInfinity: true)
     }
 
+    /// Greedy CTC transcripts of the held-out clips: word accuracy is 1 − the word error rate over
+    /// them all, sentence accuracy the share transcribed exactly.
     func evaluate() throws -> [String: Double] {
-        var words = (0, 0), sentences = (0, 0)
+        var predictions: [String] = [], references: [String] = []
         try withoutGradients {
             for start in stride(from: 0, to: evalSamples.count, by: 64) {
                 let batch = Array(evalSamples[start..<min(start + 64, evalSamples.count)])
-                let values = try logits(batch).scalars
-                let v = vocabulary.count
-                for (b, sample) in batch.enumerated() {
-                    var allRight = true
-                    for p in 0..<positions {
-                        let row = b * positions + p
-                        let predicted = argmax(values, row: row, classes: v)
-                        let truth = sample.words[p]
-                        if truth > 0 { words.1 += 1; if predicted == truth { words.0 += 1 } }
-                        if predicted != truth { allRight = false }
-                        if truth == 0 { break }
-                    }
-                    sentences.1 += 1
-                    if allRight { sentences.0 += 1 }
-                }
+                let decoded = ctcGreedyDecode(logProbs: try logProbabilities(batch))
+                predictions += decoded.map(text)
+                references += batch.map { text($0.words) }
             }
         }
-        return ["word_accuracy": Double(words.0) / Double(max(words.1, 1)),
-                "sentence_accuracy": Double(sentences.0) / Double(max(sentences.1, 1))]
+        let exact = zip(predictions, references).filter { $0 == $1 }.count
+        return ["word_accuracy": 1 - TaskMetrics.wordErrorRate(predictions: predictions, references: references),
+                "sentence_accuracy": Double(exact) / Double(max(references.count, 1))]
     }
+
+    /// Words of vocabulary ids; an id of −1 (a word never heard in training) reads as "<unknown>".
+    func text(_ ids: [Int]) -> String { ids.map { $0 >= 0 ? vocabulary[$0] : "<unknown>" }.joined(separator: " ") }
 
     var cardDescription: [String] {
         let c = whisper.config
         return ["Whisper encoder (transformers `WhisperEncoder`, model_type `whisper`, encoder weights only): \(c.numMelBins) mel bins, \(c.inputFrames) input frames, d_model \(c.dModel), \(c.encoderLayers) layers, \(c.encoderAttentionHeads) heads, FFN \(c.encoderFfnDim), \(whisper.parameterCount) parameters.",
-                "Objective: one learned query per word position (\(positions) positions) attends over the output frames; a shared linear head reads the word spoken there among \(vocabulary.count - 1) words, or the end of the sentence. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The heads are not part of the published weights."]
+                "Objective: CTC over the output frames. A linear head reads, from each frame on its own, the word spoken there among \(vocabulary.count - 1) words, or a blank; the loss sums over every alignment of the sentence's words to the frames, so each frame says locally which word is spoken where. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The head is not part of the published weights. Quality: greedy CTC transcripts of held-out clips (word accuracy = 1 − word error rate)."]
     }
 }
