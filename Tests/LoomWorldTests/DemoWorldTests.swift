@@ -57,6 +57,17 @@ final class DemoWorldTests: XCTestCase {
         }
     }
 
+    func testPretrainingSpeechClipsAreDistinctUtterances() throws {
+        var options = silentOptions(URL(fileURLWithPath: "/nonexistent"))
+        options.pretrainSpeech = 3000   // the count question alone would repeat hundreds of times
+        let plan = try WorldPlan(options: options)
+        let utterances = try XCTUnwrap(plan.file("pretrain/speech.json")).samples.compactMap(\.utterance)
+        XCTAssertEqual(utterances.count, 3000)
+        XCTAssertEqual(Set(utterances).count, 3000)
+        XCTAssertEqual(Set(utterances.map(\.relativePath)).count, 3000)
+        XCTAssertGreaterThan(utterances.filter { $0.text == "how many shapes are there?" }.count, 5)
+    }
+
     /// An independent FNV-1a of "row,col,shape,colour,size;" per sorted object: 1 signature in 8.
     func heldOutByHash(_ signature: [ObjectKey]) -> Bool {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -128,14 +128,27 @@ private struct PlanBuilder {
         return PlannedFile(path: path, split: .pretrain, samples: samples)
     }
 
+    /// Distinct utterances (text, voice, rate): a question drawn again in the same voice and rate is
+    /// redrawn, so every clip the audio encoder trains on is a new one (common questions such as the
+    /// count would otherwise fill most of the file with repeats).
     mutating func speech(_ path: String, count: Int) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
         var samples: [PlannedSample] = []
-        for (i, scene) in try trainingScenes(count).enumerated() {
-            let id = WorldFormat.id(path, i)
+        var spoken: Set<Utterance> = []
+        var redraws = 0
+        while samples.count < count {
+            let scene = try trainingScenes(1)[0]
             let question = questions.question(for: scene, random: &random)
             let utterance = SpeechStyle.utterance(question.text, random: &random)
+            guard spoken.insert(utterance).inserted else {
+                redraws += 1
+                if redraws > 100 * max(count, 1) {
+                    throw WorldError("\(path): only \(samples.count) distinct utterances found for \(count) clips")
+                }
+                continue
+            }
+            let id = WorldFormat.id(path, samples.count)
             samples.append(PlannedSample(id: id, scene: scene, utterance: utterance, question: question, json: .object([
                 ("id", .string(id)), ("audio", .string(utterance.relativePath)), ("text", .string(question.text)),
             ])))
