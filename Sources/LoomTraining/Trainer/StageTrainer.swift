@@ -163,12 +163,18 @@ public final class StageTrainer {
             var gradientsFinite = true
             let reduced: (values: Int, bytes: Int)
             if stage.reproducibleGradients {
-                for batch in local {
-                    for b in 0..<batch.batchSize {
-                        let sample = batch.sample(b)
-                        guard sample.supervisedCount > 0 else { continue }
-                        try accumulate(sample)
-                        exactGradients.collect(optimizer.parameters)
+                // OpenBLAS's threaded sgemm does not give its one-thread bits for every shape (measured:
+                // 64×48×192 on the Haswell kernel), so the samples' GEMMs run on one thread and a sample's
+                // bits do not depend on the thread count. Loom's own kernels compute each element in the
+                // same order whatever their worker count.
+                try BLAS.withSingleThreadedGEMM {
+                    for batch in local {
+                        for b in 0..<batch.batchSize {
+                            let sample = batch.sample(b)
+                            guard sample.supervisedCount > 0 else { continue }
+                            try accumulate(sample)
+                            exactGradients.collect(optimizer.parameters)
+                        }
                     }
                 }
                 gradientsFinite = try exactGradients.reduce(optimizer.parameters)
