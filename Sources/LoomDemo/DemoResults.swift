@@ -18,8 +18,9 @@ public struct DemoResults: Codable {
     /// The control: connector outputs replaced by zeros.
     public var controlImageQAAccuracy: Double
     public var controlSpokenQAAccuracy: Double
-    /// Accuracy per question kind (image and spoken questions together).
-    public var accuracyByKind: [String: Double]
+    /// Accuracy per question kind, of the image questions and of the spoken questions.
+    public var imageQAAccuracyByKind: [String: Double]
+    public var spokenQAAccuracyByKind: [String: Double]
     public var testImageQuestions: Int
     public var testSpokenQuestions: Int
     public var testCaptions: Int
@@ -48,7 +49,8 @@ public struct DemoResults: Codable {
         case transcriptWordAccuracyStage1 = "transcript_word_accuracy_stage1"
         case chanceImageQAAccuracy = "chance_image_qa_accuracy"
         case controlImageQAAccuracy = "control_image_qa_accuracy", controlSpokenQAAccuracy = "control_spoken_qa_accuracy"
-        case accuracyByKind = "accuracy_by_kind", testImageQuestions = "test_image_questions"
+        case imageQAAccuracyByKind = "image_qa_accuracy_by_kind", spokenQAAccuracyByKind = "spoken_qa_accuracy_by_kind"
+        case testImageQuestions = "test_image_questions"
         case testSpokenQuestions = "test_spoken_questions", testCaptions = "test_captions"
         case secondsTotal = "seconds_total", secondsData = "seconds_data", secondsStage1 = "seconds_stage1"
         case secondsStage2 = "seconds_stage2", secondsEvaluation = "seconds_evaluation", threads
@@ -66,7 +68,10 @@ public struct DemoResults: Codable {
             row("spoken_qa_accuracy", spokenQAAccuracy, "connectors zeroed \(String(format: "%.3f", controlSpokenQAAccuracy))"),
             row("caption_attribute_accuracy_stage1", captionAttributeAccuracyStage1, "chance \(String(format: "%.3f", chanceCaptionAttributeAccuracy))"),
             row("transcript_word_accuracy_stage1", transcriptWordAccuracyStage1),
-        ] + accuracyByKind.keys.sorted().map { row("accuracy: \($0) questions", accuracyByKind[$0]!) }
+        ] + imageQAAccuracyByKind.keys.sorted().map { kind in
+            row("accuracy: \(kind) questions (image)", imageQAAccuracyByKind[kind]!,
+                spokenQAAccuracyByKind[kind].map { String(format: "spoken %.3f", $0) } ?? "")
+        }
           + [String(format: "| seconds (training + evaluation) | %.0f | data generation %.0f s, %d threads |", secondsTotal, secondsData, threads)])
             .joined(separator: "\n")
     }

@@ -82,11 +82,6 @@ public final class DemoRun {
         secondsEvaluation += Date().timeIntervalSince(clock)
 
         // 3. Results.
-        var byKind: [String: (Int, Int)] = [:]
-        for item in imageQA.items + spokenQA.items {
-            let s = byKind[item.kind] ?? (0, 0)
-            byKind[item.kind] = (s.0 + (item.correct ? 1 : 0), s.1 + 1)
-        }
         var curves: [String] = []
         for (index, stage) in recipe.stages.enumerated() {
             let source = runDirectory.appendingPathComponent(stage.name).appendingPathComponent("final/loss.png")
@@ -100,7 +95,8 @@ public final class DemoRun {
             transcriptWordAccuracyStage1: transcripts,
             chanceImageQAAccuracy: chanceAccuracy(imageQA.items),
             controlImageQAAccuracy: controlImage.accuracy, controlSpokenQAAccuracy: controlSpoken.accuracy,
-            accuracyByKind: byKind.mapValues { Double($0.0) / Double(max($0.1, 1)) },
+            imageQAAccuracyByKind: DemoScoring.accuracyByKind(imageQA.items.map { ($0.kind, $0.correct) }),
+            spokenQAAccuracyByKind: DemoScoring.accuracyByKind(spokenQA.items.map { ($0.kind, $0.correct) }),
             testImageQuestions: imageQA.items.count, testSpokenQuestions: spokenQA.items.count, testCaptions: captions.count,
             secondsTotal: secondsStage1 + secondsStage2 + secondsEvaluation, secondsData: secondsData,
             secondsStage1: secondsStage1, secondsStage2: secondsStage2, secondsEvaluation: secondsEvaluation,

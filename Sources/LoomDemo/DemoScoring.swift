@@ -8,6 +8,11 @@ public enum DemoScoring {
         TaskMetrics.words(text).joined(separator: " ")
     }
 
+    /// The fraction correct of each question kind among `answers` (kind, correct).
+    public static func accuracyByKind(_ answers: [(kind: String, correct: Bool)]) -> [String: Double] {
+        Dictionary(grouping: answers, by: \.kind).mapValues { Double($0.filter(\.correct).count) / Double($0.count) }
+    }
+
     /// One object of a caption: "a {size} {colour} {shape} at the {vertical} {horizontal}".
     public struct Described: Equatable, Hashable {
         public var size: String, colour: String, shape: String, position: String

@@ -51,4 +51,11 @@ final class DemoScoringTests: XCTestCase {
         XCTAssertEqual(DemoScoring.wordAccuracy("", "how many shapes are there"), 0)
         XCTAssertEqual(DemoScoring.wordAccuracy("a b c d e f g h i j k", "yes"), 0)  // floored at 0
     }
+
+    func testAccuracyByKindCountsEachKindOnItsOwn() {
+        let answers: [(kind: String, correct: Bool)] = [("colour", true), ("count", true), ("colour", false),
+                                                        ("colour", true), ("existence", false)]
+        XCTAssertEqual(DemoScoring.accuracyByKind(answers), ["colour": 2.0 / 3, "count": 1, "existence": 0])
+        XCTAssertEqual(DemoScoring.accuracyByKind([]), [:])
+    }
 }
