@@ -160,6 +160,8 @@ final class DemoWorldTests: XCTestCase {
                 XCTAssertEqual(lines.count, 2, human)
                 if path == "pretrain/text.json" {
                     XCTAssertEqual(lines[0], " " + GridNotation.text(for: sample.scene))
+                    // Answering is taught on scenes where the named shape must be found among others.
+                    XCTAssertGreaterThanOrEqual(sample.scene.objects.count, 2, sample.id)
                 } else {
                     XCTAssertEqual(lines[0], "<image>")
                 }

@@ -174,8 +174,10 @@ private struct PlanBuilder {
 
     /// Text-only conversations that teach the language model the world's language and to read scenes
     /// written in the grid notation (`GridNotation`), the form an image takes after its connector:
-    /// - 45% answer questions about a scene ("{grid}\n{question}" → answer, then further rounds of other
-    ///   questions, `rounds` in all, as stage 2's image conversations have);
+    /// - 45% answer questions about a scene of two or three shapes ("{grid}\n{question}" → answer, then
+    ///   further rounds of other questions, `rounds` in all, as stage 2's image conversations have).
+    ///   With one shape, every question is answered by reading the only shape there is, and a model
+    ///   that learned only that answered two- and three-shape scenes far worse (docs/demo.md);
     /// - 20% describe a scene in words ("{grid}\n{image prompt}" → caption, the form stage 1 then asks
     ///   of an image);
     /// - 10% restate a question ("{question}\ntranscribe the question." → question, the form of
@@ -191,7 +193,8 @@ private struct PlanBuilder {
         for (task, share) in shares.dropFirst() { tasks += Array(repeating: task, count: count * share / 100) }
         tasks = random.shuffled(tasks + Array(repeating: .answer, count: count - tasks.count))
         var samples: [PlannedSample] = []
-        for (i, scene) in try trainingScenes(count).enumerated() {
+        for i in 0..<count {
+            let scene = try training.next(&sceneRandom, minObjects: tasks[i] == .answer ? 2 : 1)
             let id = WorldFormat.id(path, i)
             // The leading space puts the grid's words where an image's tokens go: a chat template's
             // "USER: " before an "<image>" placeholder encodes its space as a token of its own.

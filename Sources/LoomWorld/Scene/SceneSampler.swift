@@ -53,11 +53,12 @@ struct ScenePool {
     /// Redraws allowed per scene before giving up (only reachable with impossible requests).
     static let maxAttempts = 10_000
 
-    mutating func next(_ random: inout WorldRandom) throws -> Scene {
+    /// The next scene of the pool with at least `minObjects` shapes.
+    mutating func next(_ random: inout WorldRandom, minObjects: Int = 1) throws -> Scene {
         for _ in 0..<ScenePool.maxAttempts {
             let scene = SceneSampler.scene(&random)
             let signature = scene.signature
-            if scene.isHeldOut != heldOut || excluded.contains(signature) { continue }
+            if scene.objects.count < minObjects || scene.isHeldOut != heldOut || excluded.contains(signature) { continue }
             if isDistinct { excluded.insert(signature) }
             return scene
         }
