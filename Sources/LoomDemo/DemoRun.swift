@@ -41,14 +41,8 @@ public final class DemoRun {
         let secondsData = Date().timeIntervalSince(clock)
 
         // 2. Stage 1 then stage 2, from the recipe with this world's files and seed.
-        let d = dataDirectory.path
-        let overrides = [
-            "stages.0.data.train=[\(d)/stage1/captions.json, \(d)/stage1/transcripts.json]",
-            "stages.0.data.eval=[\(d)/stage1/captions_eval.json, \(d)/stage1/transcripts_eval.json]",
-            "stages.1.data.train=[\(d)/stage2/image_qa.json, \(d)/stage2/spoken_qa.json]",
-            "stages.1.data.eval=[\(d)/stage2/image_qa_eval.json, \(d)/stage2/spoken_qa_eval.json]",
-            "data.media_root=\(d)", "stages.0.seed=\(options.seed)", "stages.1.seed=\(options.seed)",
-        ] + options.overrides
+        let overrides = try worldOverrides(Recipe.load(options.recipe), world: dataDirectory.path)
+            + ["stages.0.seed=\(options.seed)", "stages.1.seed=\(options.seed)"] + options.overrides
         let recipe = try Recipe.load(options.recipe, overrides: overrides)
         guard recipe.stages.count == 2 else { throw RecipeError("\(options.recipe): the demo recipe has two stages (align, instruct)") }
         if fm.fileExists(atPath: runDirectory.path) { try fm.removeItem(at: runDirectory) }
@@ -106,6 +100,27 @@ public final class DemoRun {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(results).write(to: options.output.appendingPathComponent("results.json"), options: .atomic)
         return results
+    }
+
+    /// `--set` overrides that point the recipe at the world in `world`: its `data.media_root` and every
+    /// stage file under the recipe's own media root, moved there. The recipe names the files.
+    func worldOverrides(_ recipe: Recipe, world: String) throws -> [String] {
+        guard let root = recipe.data.mediaRoot else { throw RecipeError("\(options.recipe): the demo recipe sets data.media_root") }
+        func moved(_ files: [String]) throws -> String {
+            let paths = try files.map { file in
+                guard file.hasPrefix(root + "/") else {
+                    throw RecipeError("\(options.recipe): \(file) is not under data.media_root (\(root))")
+                }
+                return world + file.dropFirst(root.count)
+            }
+            return "[" + paths.joined(separator: ", ") + "]"
+        }
+        var overrides = ["data.media_root=\(world)"]
+        for (index, stage) in recipe.stages.enumerated() {
+            if let train = stage.data?.train { overrides.append("stages.\(index).data.train=\(try moved(train))") }
+            if let eval = stage.data?.eval { overrides.append("stages.\(index).data.eval=\(try moved(eval))") }
+        }
+        return overrides
     }
 
     func generateWorld(into directory: URL) throws {

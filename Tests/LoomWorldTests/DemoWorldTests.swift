@@ -98,6 +98,29 @@ final class DemoWorldTests: XCTestCase {
         XCTAssertLessThan(Set(training).count, training.count)
     }
 
+    /// Stage 1's spoken text questions: a scene in grid notation, the question heard, its answer.
+    func testSpokenTextQuestionsAskAboutTheirGrid() throws {
+        var options = silentOptions(try temporaryDirectory(self))
+        options.stage1SpokenTextQA = 40
+        let plan = try WorldPlan(options: options)
+        let file = try XCTUnwrap(plan.file("stage1/spoken_text_qa.json"))
+        XCTAssertEqual(file.samples.count, 40)
+        for sample in file.samples {
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(sample.json.compact.utf8)) as? [String: Any])
+            let (human, gpt) = try turns(json)
+            let question = try XCTUnwrap(sample.question)
+            XCTAssertNil(sample.imageIndex)
+            XCTAssertEqual(sample.utterance?.text, question.text)
+            XCTAssertEqual(human, " " + GridNotation.text(for: sample.scene) + "\n<audio>")
+            XCTAssertEqual(json["question"] as? String, question.text)
+            switch AnswerOracle.answer(question.text, items: AnswerOracle.items(sample.scene)) {
+            case .success(let answer): XCTAssertEqual(gpt, answer, question.text)
+            case .failure(let reason): XCTFail("\(question.text): \(reason)")
+            }
+        }
+        XCTAssertGreaterThan(Set(file.samples.map { $0.question!.kind }).count, 4)
+    }
+
     func testFilesMatchThePlanAndLoomReadsThem() throws {
         let directory = try temporaryDirectory(self)
         let options = silentOptions(directory)

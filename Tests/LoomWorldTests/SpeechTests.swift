@@ -55,6 +55,7 @@ final class SpeechTests: XCTestCase {
         options.testCaptions = 0
         options.pretrainSpeech = 2
         options.stage1Speech = 2
+        options.stage1SpokenTextQA = 2
         options.stage2SpokenQA = 2
         options.testSpokenQA = 2
         let summary = try DemoWorld.generate(options: options)
@@ -72,8 +73,13 @@ final class SpeechTests: XCTestCase {
             XCTAssertNotNil(sample["question"] as? String)
         }
         XCTAssertNotNil(try samples(directory, "test/spoken_qa.json").first?["kind"] as? String)
+        let spokenText = try samples(directory, "stage1/spoken_text_qa.json")
+        XCTAssertEqual(spokenText.count, 2)
+        for sample in spokenText {
+            XCTAssertTrue(try turns(sample).human.hasSuffix("\n<audio>"))
+        }
         var paths: Set<String> = []
-        for sample in speech + transcripts + spoken {
+        for sample in speech + transcripts + spoken + spokenText {
             let path = try XCTUnwrap(sample["audio"] as? String)
             XCTAssert(path.hasPrefix("speech/") && path.hasSuffix(".wav"), path)
             paths.insert(path)

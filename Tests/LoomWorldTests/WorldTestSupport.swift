@@ -20,6 +20,7 @@ func silentOptions(_ directory: URL, seed: UInt64 = 7) -> DemoWorldOptions {
     options.pretrainText = 60
     options.stage1Images = 20
     options.stage1Speech = 0
+    options.stage1SpokenTextQA = 0
     options.stage2ImageQA = 60
     options.stage2SpokenQA = 0
     options.testQA = 40

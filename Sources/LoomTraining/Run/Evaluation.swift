@@ -17,6 +17,7 @@ public struct EvaluationReport: Codable {
     /// Transcripts (the plain template, audio): word error rate.
     public var wordErrorRate: Double?
     public var transcriptCount: Int
+    /// Every generated reply with its reference, in the order evaluated.
     public var examples: [Example]
 
     public struct Example: Codable {
@@ -69,7 +70,7 @@ public enum Evaluation {
                 continue
             }
             report.samples += 1
-            if report.examples.count < 20 { report.examples.append(.init(id: conversation.id, reference: reference, prediction: prediction)) }
+            report.examples.append(.init(id: conversation.id, reference: reference, prediction: prediction))
             if stage.template == .plain {
                 if conversation.media["audio"] != nil { transcripts.append((prediction, reference)) } else { captions.append((prediction, reference)) }
             } else if TaskMetrics.words(reference).count <= 3 {

@@ -4,7 +4,7 @@ import Foundation
 public enum DemoSplit: String, CaseIterable, Sendable {
     /// pretrain/vision.json, speech.json, text.json and tokenizer_corpus.txt
     case pretrain
-    /// stage1/captions.json, transcripts.json (+ *_eval.json)
+    /// stage1/captions.json, transcripts.json, spoken_text_qa.json (+ *_eval.json)
     case stage1
     /// stage2/image_qa.json, spoken_qa.json (+ *_eval.json)
     case stage2
@@ -25,6 +25,8 @@ public struct DemoWorldOptions: Sendable {
     public var pretrainText = 40000
     public var stage1Images = 4000
     public var stage1Speech = 3000
+    /// stage1/spoken_text_qa.json: a scene in grid notation and a spoken question about it → answer.
+    public var stage1SpokenTextQA = 3000
     public var stage2ImageQA = 6000
     /// Questions per stage-2 image conversation (different ones, when the scene allows).
     public var stage2ImageQARounds = 4
@@ -48,6 +50,7 @@ public struct DemoWorldOptions: Sendable {
     public var counts: [(flag: String, value: Int)] {
         [("pretrain-vision-images", pretrainVisionImages), ("pretrain-speech", pretrainSpeech),
          ("pretrain-text", pretrainText), ("stage1-images", stage1Images), ("stage1-speech", stage1Speech),
+         ("stage1-spoken-text-qa", stage1SpokenTextQA),
          ("stage2-image-qa", stage2ImageQA), ("stage2-spoken-qa", stage2SpokenQA), ("test-qa", testQA),
          ("test-spoken-qa", testSpokenQA), ("test-captions", testCaptions), ("eval-samples", evalSamples)]
     }

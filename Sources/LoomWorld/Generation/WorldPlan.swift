@@ -59,6 +59,8 @@ public struct WorldPlan: Sendable {
             try builder.captions("stage1/captions_eval.json", split: .stage1, scenes: .training(eval)),
             try builder.transcripts("stage1/transcripts.json", scenes: .training(options.stage1Speech)),
             try builder.transcripts("stage1/transcripts_eval.json", scenes: .training(eval)),
+            try builder.spokenTextQA("stage1/spoken_text_qa.json", count: options.stage1SpokenTextQA),
+            try builder.spokenTextQA("stage1/spoken_text_qa_eval.json", count: eval),
             try builder.imageQA("stage2/image_qa.json", split: .stage2, scenes: .training(options.stage2ImageQA),
                                 imageQARounds: options.stage2ImageQARounds),
             try builder.imageQA("stage2/image_qa_eval.json", split: .stage2, scenes: .training(eval),
@@ -262,6 +264,29 @@ private struct PlanBuilder {
             samples.append(PlannedSample(id: id, scene: scene, utterance: utterance, question: question, json: .object([
                 ("id", .string(id)), ("audio", .string(utterance.relativePath)),
                 ("conversations", WorldFormat.conversation("<audio>\n" + Caption.transcriptionPrompt, question.text)),
+            ])))
+        }
+        return PlannedFile(path: path, split: .stage1, samples: samples)
+    }
+
+    /// " {grid}\n<audio>" (a scene in grid notation, then the question spoken) → the short answer:
+    /// the language model's own answering task with the question heard instead of read. Stage 1
+    /// aligns the audio connector on it (the language model frozen), so that a heard question is read
+    /// as a question, not as more of the scene: a connector aligned on transcripts alone emits tokens
+    /// that look like the question's words, and the model's lookups then match them as if they were
+    /// the scene's cells (docs/demo.md).
+    mutating func spokenTextQA(_ path: String, count: Int) throws -> PlannedFile {
+        var random = begin(path)
+        var questions = QuestionGenerator(random: &random)
+        var samples: [PlannedSample] = []
+        for (i, scene) in try trainingScenes(count).enumerated() {
+            let id = WorldFormat.id(path, i)
+            let question = questions.question(for: scene, random: &random)
+            let utterance = SpeechStyle.utterance(question.text, random: &random)
+            samples.append(PlannedSample(id: id, scene: scene, utterance: utterance, question: question, json: .object([
+                ("id", .string(id)), ("audio", .string(utterance.relativePath)),
+                ("conversations", WorldFormat.conversation(" " + GridNotation.text(for: scene) + "\n<audio>", question.answer)),
+                ("question", .string(question.text)),
             ])))
         }
         return PlannedFile(path: path, split: .stage1, samples: samples)

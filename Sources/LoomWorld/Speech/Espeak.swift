@@ -27,7 +27,7 @@ public struct Espeak: Sendable {
         }
         throw WorldError("espeak-ng was not found on PATH; the spoken questions need it. Install the Debian "
                          + "package espeak-ng (apt-get install espeak-ng), or set --pretrain-speech, --stage1-speech, "
-                         + "--stage2-spoken-qa, --test-spoken-qa and --eval-samples to 0.")
+                         + "--stage1-spoken-text-qa, --stage2-spoken-qa, --test-spoken-qa and --eval-samples to 0.")
     }
 
     /// Writes `utterance` to `path` as espeak-ng's WAV (22050 Hz mono, 16-bit).

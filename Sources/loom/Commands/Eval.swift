@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Evaluate at most this many samples with generation.") var maxSamples: Int?
     @Option(help: "Tokens generated per answer.") var maxNewTokens = 32
     @Option(help: "Evaluate this LLaVA JSON/JSONL file instead of the stage's data.eval (repeatable).") var data: [String] = []
-    @Option(help: "Write the report (with examples) as JSON here.") var output: String?
+    @Option(help: "Write the report, with every generated reply and its reference, as JSON here.") var output: String?
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {

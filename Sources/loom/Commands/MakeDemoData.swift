@@ -10,7 +10,7 @@ struct MakeDemoData: ParsableCommand {
         discussion: """
         64×64 scenes of 1–3 coloured shapes on a 4×4 grid, as LLaVA JSON (media paths relative to --output):
           pretrain/vision.json, speech.json, text.json, tokenizer_corpus.txt
-          stage1/captions.json, transcripts.json (+ *_eval.json)
+          stage1/captions.json, transcripts.json, spoken_text_qa.json (+ *_eval.json)
           stage2/image_qa.json, spoken_qa.json (+ *_eval.json)
           test/image_qa.json, spoken_qa.json, captions.json (scenes never seen in any other split)
           world.json, images/NNNNNN.png, speech/<hash>.wav (16 kHz mono, spoken by espeak-ng)
@@ -26,6 +26,8 @@ struct MakeDemoData: ParsableCommand {
     @Option(help: "pretrain/text.json conversations.") var pretrainText = Self.defaults.pretrainText
     @Option(help: "stage1/captions.json samples.") var stage1Images = Self.defaults.stage1Images
     @Option(help: "stage1/transcripts.json samples.") var stage1Speech = Self.defaults.stage1Speech
+    @Option(name: .customLong("stage1-spoken-text-qa"), help: "stage1/spoken_text_qa.json samples (grid-notation scene + spoken question → answer).")
+    var stage1SpokenTextQA = Self.defaults.stage1SpokenTextQA
     @Option(name: .customLong("stage2-image-qa"), help: "stage2/image_qa.json samples.") var stage2ImageQA = Self.defaults.stage2ImageQA
     @Option(name: .customLong("stage2-image-qa-rounds"), help: "Questions per stage2/image_qa.json conversation.")
     var stage2ImageQARounds = Self.defaults.stage2ImageQARounds
@@ -60,6 +62,7 @@ struct MakeDemoData: ParsableCommand {
         options.pretrainText = pretrainText
         options.stage1Images = stage1Images
         options.stage1Speech = stage1Speech
+        options.stage1SpokenTextQA = stage1SpokenTextQA
         options.stage2ImageQA = stage2ImageQA
         options.stage2ImageQARounds = stage2ImageQARounds
         options.stage2SpokenQA = stage2SpokenQA
