@@ -272,9 +272,8 @@ private struct PlanBuilder {
     /// " {grid}\n<audio>" (a scene in grid notation, then the question spoken) → the short answer:
     /// the language model's own answering task with the question heard instead of read. Stage 1
     /// aligns the audio connector on it (the language model frozen), so that a heard question is read
-    /// as a question, not as more of the scene: a connector aligned on transcripts alone emits tokens
-    /// that look like the question's words, and the model's lookups then match them as if they were
-    /// the scene's cells (docs/demo.md).
+    /// as a question about the scene before it. With a connector aligned on transcripts alone, the
+    /// audio tokens in the context broke the model's lookups in the scene (docs/demo.md).
     mutating func spokenTextQA(_ path: String, count: Int) throws -> PlannedFile {
         var random = begin(path)
         var questions = QuestionGenerator(random: &random)
