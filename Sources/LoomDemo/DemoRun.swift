@@ -103,7 +103,8 @@ public final class DemoRun {
     }
 
     /// `--set` overrides that point the recipe at the world in `world`: its `data.media_root` and every
-    /// stage file under the recipe's own media root, moved there. The recipe names the files.
+    /// data file (of `data` and of each stage) under the recipe's own media root, moved there. The
+    /// recipe names the files.
     func worldOverrides(_ recipe: Recipe, world: String) throws -> [String] {
         guard let root = recipe.data.mediaRoot else { throw RecipeError("\(options.recipe): the demo recipe sets data.media_root") }
         func moved(_ files: [String]) throws -> String {
@@ -116,6 +117,8 @@ public final class DemoRun {
             return "[" + paths.joined(separator: ", ") + "]"
         }
         var overrides = ["data.media_root=\(world)"]
+        if let train = recipe.data.train { overrides.append("data.train=\(try moved(train))") }
+        if let eval = recipe.data.eval { overrides.append("data.eval=\(try moved(eval))") }
         for (index, stage) in recipe.stages.enumerated() {
             if let train = stage.data?.train { overrides.append("stages.\(index).data.train=\(try moved(train))") }
             if let eval = stage.data?.eval { overrides.append("stages.\(index).data.eval=\(try moved(eval))") }

@@ -25,6 +25,22 @@ final class DemoRunTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(moved.stages[0].data?.train).contains(world + "/stage1/spoken_text_qa.json"))
     }
 
+    func testTopLevelDataFilesMoveToo() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loom-demo-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let recipe = directory.appendingPathComponent("r.yaml")
+        let text = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("recipes/demo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "data:\n  max_length: 192\n", with: "data:\n  max_length: 192\n  train: [../data/demo-world/extra.json]\n")
+        XCTAssertTrue(text.contains("extra.json"))
+        try text.write(to: recipe, atomically: true, encoding: .utf8)
+        let run = DemoRun(options: .init(output: directory, recipe: recipe.path))
+        let moved = try Recipe.load(recipe.path, overrides: run.worldOverrides(Recipe.load(recipe.path), world: "/w"))
+        XCTAssertEqual(moved.data.train, ["/w/extra.json"])
+        XCTAssertEqual(moved.stages[0].data?.train?.first, "/w/stage1/captions.json")
+    }
+
     func testFilesOutsideTheMediaRootAreRefused() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loom-demo-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
