@@ -3,14 +3,33 @@ import LoomTraining
 import XCTest
 
 final class DemoRunTests: XCTestCase {
+    /// recipes/demo.yaml of this repository.
+    static let demoRecipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("recipes/demo.yaml").path
+
+    /// A copy of recipes/demo.yaml with `target` replaced by `replacement`, written into a fresh
+    /// temporary folder (removed when the test ends); its path.
+    func editedDemoRecipe(replacing target: String, with replacement: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loom-demo-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let text = try String(contentsOfFile: Self.demoRecipe, encoding: .utf8)
+        XCTAssertTrue(text.contains(target), target)
+        let recipe = directory.appendingPathComponent("r.yaml")
+        try text.replacingOccurrences(of: target, with: replacement).write(to: recipe, atomically: true, encoding: .utf8)
+        return recipe.path
+    }
+
+    func worldOverrides(_ recipePath: String, world: String) throws -> [String] {
+        let run = DemoRun(options: .init(output: URL(fileURLWithPath: world).deletingLastPathComponent(), recipe: recipePath))
+        return try run.worldOverrides(Recipe.load(recipePath), world: world)
+    }
+
     /// `loom demo` trains on the files recipes/demo.yaml names, moved into the world it generated.
     func testTheDemoRecipeIsPointedAtTheGeneratedWorld() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let recipePath = repository.appendingPathComponent("recipes/demo.yaml").path
         let world = "/tmp/some world/data"
-        let run = DemoRun(options: .init(output: URL(fileURLWithPath: "/tmp/some world"), recipe: recipePath))
-        let original = try Recipe.load(recipePath)
-        let moved = try Recipe.load(recipePath, overrides: run.worldOverrides(original, world: world))
+        let original = try Recipe.load(Self.demoRecipe)
+        let moved = try Recipe.load(Self.demoRecipe, overrides: worldOverrides(Self.demoRecipe, world: world))
         XCTAssertEqual(moved.data.mediaRoot, world)
         let root = try XCTUnwrap(original.data.mediaRoot)
         XCTAssertEqual(moved.stages.count, original.stages.count)
@@ -26,32 +45,16 @@ final class DemoRunTests: XCTestCase {
     }
 
     func testTopLevelDataFilesMoveToo() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loom-demo-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let recipe = directory.appendingPathComponent("r.yaml")
-        let text = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("recipes/demo.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "data:\n  max_length: 192\n", with: "data:\n  max_length: 192\n  train: [../data/demo-world/extra.json]\n")
-        XCTAssertTrue(text.contains("extra.json"))
-        try text.write(to: recipe, atomically: true, encoding: .utf8)
-        let run = DemoRun(options: .init(output: directory, recipe: recipe.path))
-        let moved = try Recipe.load(recipe.path, overrides: run.worldOverrides(Recipe.load(recipe.path), world: "/w"))
+        let recipe = try editedDemoRecipe(replacing: "data:\n  max_length: 192\n",
+                                          with: "data:\n  max_length: 192\n  train: [../data/demo-world/extra.json]\n")
+        let moved = try Recipe.load(recipe, overrides: worldOverrides(recipe, world: "/w"))
         XCTAssertEqual(moved.data.train, ["/w/extra.json"])
         XCTAssertEqual(moved.stages[0].data?.train?.first, "/w/stage1/captions.json")
     }
 
     func testFilesOutsideTheMediaRootAreRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loom-demo-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let recipe = directory.appendingPathComponent("r.yaml")
-        let text = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("recipes/demo.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "../data/demo-world/stage1/captions.json", with: "/elsewhere/captions.json")
-        try text.write(to: recipe, atomically: true, encoding: .utf8)
-        let run = DemoRun(options: .init(output: directory, recipe: recipe.path))
-        XCTAssertThrowsError(try run.worldOverrides(Recipe.load(recipe.path), world: "/w")) { error in
+        let recipe = try editedDemoRecipe(replacing: "../data/demo-world/stage1/captions.json", with: "/elsewhere/captions.json")
+        XCTAssertThrowsError(try worldOverrides(recipe, world: "/w")) { error in
             XCTAssertTrue("\(error)".contains("/elsewhere/captions.json"), "\(error)")
         }
     }
