@@ -42,7 +42,7 @@ public enum IMU {
     /// Registers the "imu" modality kind. Options: "frames" (default 64), "width" (default 32).
     public static func register() {
         ModalityRegistry.register(ModalityKind(
-            name: "imu", placeholder: placeholder.text,
+            name: "imu", placeholder: placeholder.text, optionNames: ["frames", "width"],
             makeProcessor: { _, options in
                 let frames = Int(options["frames"] ?? "") ?? 64
                 return { file in try read(csv: file, frames: frames) }

@@ -27,6 +27,10 @@ final class IMUModalityTests: XCTestCase {
     func testConnectorOfANewModalityTrainsAndNothingElseChanges() throws {
         IMU.register()
         let kind = try ModalityRegistry.kind("imu")
+        XCTAssertNoThrow(try kind.checkOptions(["width": "12", "frames": "64"]))
+        XCTAssertThrowsError(try kind.checkOptions(["widht": "12"])) { error in
+            XCTAssert("\(error)".contains("widht") && "\(error)".contains("frames, width"), "\(error)")
+        }
 
         // Data: walking (large periodic acceleration) or sitting (near-still) recordings.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-imu-\(UUID().uuidString)")

@@ -94,4 +94,16 @@ final class CTCLossTests: XCTestCase {
         XCTAssertEqual(ctcGreedyDecode(logProbs: x), [[1, 1, 2]])
         XCTAssertEqual(ctcGreedyDecode(logProbs: x, inputLengths: [3]), [[1]])
     }
+
+    func testGreedySegmentsGiveEachLabelItsRunOfFrames() {
+        // Frames' best classes: 1 1 0 1 2 2 0 → 1 on 0..<2, 1 on 3..<4 (a blank between: a new label), 2 on 4..<6
+        let best = [1, 1, 0, 1, 2, 2, 0]
+        var values = [Float](repeating: -5, count: best.count * 3)
+        for (f, k) in best.enumerated() { values[f * 3 + k] = 0 }
+        let x = Tensor(shape: [1, best.count, 3], scalars: values)
+        XCTAssertEqual(ctcGreedySegments(scores: x), [[CTCSegment(label: 1, frames: 0..<2), CTCSegment(label: 1, frames: 3..<4),
+                                                       CTCSegment(label: 2, frames: 4..<6)]])
+        XCTAssertEqual(ctcGreedySegments(scores: x, inputLengths: [5]), [[CTCSegment(label: 1, frames: 0..<2), CTCSegment(label: 1, frames: 3..<4),
+                                                                          CTCSegment(label: 2, frames: 4..<5)]])
+    }
 }

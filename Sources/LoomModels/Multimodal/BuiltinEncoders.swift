@@ -30,17 +30,33 @@ public final class CLIPImageEncoder: Module, ModalityEncoder {
     }
 }
 
-/// A Whisper encoder as an audio encoder: input_features [B, mels, frames] → [B, frames/2, D].
+/// A Whisper encoder as an audio encoder: input_features [B, mels, frames] → [B, frames/2, D]; or,
+/// with a CTC head and a slot count (the audio modality's `ctc_words`), one feature per spoken word
+/// (the mean of the frames the head emits it on) in `wordSlots` rows, zero rows after the last word.
 public final class WhisperAudioEncoder: Module, ModalityEncoder {
     public let encoder: WhisperEncoder
+    /// Not a child: it is part of the frozen feature selection, not of the model's checkpoint keys.
+    public let ctcHead: WhisperCTCHead?
+    public let wordSlots: Int?
 
-    public init(encoder: WhisperEncoder) { self.encoder = encoder }
+    public init(encoder: WhisperEncoder, ctcHead: WhisperCTCHead? = nil, wordSlots: Int? = nil) {
+        precondition((ctcHead == nil) == (wordSlots == nil), "word features need both a CTC head and a slot count")
+        precondition(wordSlots.map { $0 > 0 } ?? true, "word slots must be positive")
+        precondition(ctcHead.map { $0.words.weight.shape[1] == encoder.config.dModel } ?? true, "the CTC head reads d_model features")
+        self.encoder = encoder
+        self.ctcHead = ctcHead
+        self.wordSlots = wordSlots
+    }
 
     public override var children: [(key: String, module: Module)] { [("encoder", encoder)] }
 
     public var featureDimension: Int { encoder.config.dModel }
 
-    public func featureTokenCount(inputShape: [Int]) -> Int { encoder.config.maxSourcePositions }
+    public func featureTokenCount(inputShape: [Int]) -> Int { wordSlots ?? encoder.config.maxSourcePositions }
 
-    public func encode(_ inputs: Tensor) throws -> Tensor { try encoder(inputs) }
+    public func encode(_ inputs: Tensor) throws -> Tensor {
+        let hidden = try encoder(inputs)
+        guard let ctcHead, let wordSlots else { return hidden }
+        return try ctcHead.wordFeatures(hidden, slots: wordSlots)
+    }
 }

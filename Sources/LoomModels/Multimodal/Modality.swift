@@ -23,14 +23,27 @@ public struct ModalityKind {
     public var makeProcessor: (_ folder: String, _ options: [String: String]) throws -> (_ file: String) throws -> Tensor
     /// Loads the frozen encoder with its feature selection.
     public var loadEncoder: (_ folder: String, _ options: [String: String]) throws -> ModalityEncoder
+    /// The option names the two closures read; a recipe giving another is an error. nil: not checked.
+    public var optionNames: Set<String>?
 
-    public init(name: String, placeholder: String,
+    public init(name: String, placeholder: String, optionNames: Set<String>? = nil,
                 makeProcessor: @escaping (String, [String: String]) throws -> (String) throws -> Tensor,
                 loadEncoder: @escaping (String, [String: String]) throws -> ModalityEncoder) {
         self.name = name
         self.placeholder = placeholder
+        self.optionNames = optionNames
         self.makeProcessor = makeProcessor
         self.loadEncoder = loadEncoder
+    }
+
+    /// Throws when `options` names one this kind does not read.
+    public func checkOptions(_ options: [String: String]) throws {
+        guard let optionNames else { return }
+        let unknown = options.keys.filter { !optionNames.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            let known = optionNames.isEmpty ? "none" : optionNames.sorted().joined(separator: ", ")
+            throw ModalityError("modality \"\(name)\" does not take option(s) \(unknown.joined(separator: ", ")) (it takes: \(known))")
+        }
     }
 }
 

@@ -68,19 +68,36 @@ public func ctcLoss(logProbs: Tensor, targets: [[Int]], inputLengths: [Int]? = n
 
 /// Greedy CTC decoding: the best class of each frame, repeats merged, blanks dropped.
 public func ctcGreedyDecode(logProbs: Tensor, inputLengths: [Int]? = nil, blank: Int = 0) -> [[Int]] {
-    precondition(logProbs.rank == 3, "ctc decoding needs [B, T, V], got \(describe(logProbs.shape))")
-    let (b, t, v) = (logProbs.shape[0], logProbs.shape[1], logProbs.shape[2])
-    let x = logProbs.contiguous().scalars
+    ctcGreedySegments(scores: logProbs, inputLengths: inputLengths, blank: blank).map { $0.map(\.label) }
+}
+
+/// One label of a greedy CTC path and the consecutive frames that emit it.
+public struct CTCSegment: Equatable, Sendable {
+    public var label: Int
+    public var frames: Range<Int>
+    public init(label: Int, frames: Range<Int>) { self.label = label; self.frames = frames }
+}
+
+/// Greedy CTC segmentation of `scores` [B, T, V] (log-probabilities or logits: only each frame's
+/// best class matters): every run of frames whose best class is the same non-blank label, in order.
+/// Two runs of one label with a blank between are two segments, as in decoding.
+public func ctcGreedySegments(scores: Tensor, inputLengths: [Int]? = nil, blank: Int = 0) -> [[CTCSegment]] {
+    precondition(scores.rank == 3, "ctc decoding needs [B, T, V], got \(describe(scores.shape))")
+    let (b, t, v) = (scores.shape[0], scores.shape[1], scores.shape[2])
+    let x = scores.contiguous().scalars
     return (0..<b).map { i in
-        var labels: [Int] = [], previous = blank
+        var segments: [CTCSegment] = [], previous = blank
         for f in 0..<(inputLengths?[i] ?? t) {
             let row = (i * t + f) * v
             var best = 0
             for k in 1..<v where x[row + k] > x[row + best] { best = k }
-            if best != blank && best != previous { labels.append(best) }
+            if best != blank {
+                if best == previous { segments[segments.count - 1].frames = segments[segments.count - 1].frames.lowerBound..<(f + 1) }
+                else { segments.append(CTCSegment(label: best, frames: f..<(f + 1))) }
+            }
             previous = best
         }
-        return labels
+        return segments
     }
 }
 

@@ -3,7 +3,8 @@ import LoomNN
 import LoomTensor
 
 /// A supervised objective that makes an encoder useful when frozen. The task owns the encoder (whose
-/// weights are published) and the heads (trained with it, then discarded).
+/// weights are published) and the heads (trained with it; discarded unless the task publishes one
+/// beside the weights).
 protocol PretrainTask: AnyObject {
     /// The model written to the output folder.
     var encoder: Module { get }
@@ -18,6 +19,12 @@ protocol PretrainTask: AnyObject {
     var headlineMetric: String { get }
     /// Lines for the model card: what the heads predicted, the architecture.
     var cardDescription: [String] { get }
+    /// Files the task writes into the output folder besides the encoder's (a head a connector reads).
+    func writeExtras(to directory: URL) throws
+}
+
+extension PretrainTask {
+    func writeExtras(to directory: URL) throws {}
 }
 
 /// Reads a JSON array of objects (the demo world's pretraining files).

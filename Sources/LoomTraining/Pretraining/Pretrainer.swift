@@ -76,6 +76,7 @@ public final class Pretrainer {
         try (lines.joined(separator: "\n") + "\n").write(to: metricsURL, atomically: true, encoding: .utf8)
         log("held-out: " + Self.describe(metrics))
         try writeModel(task.encoder, to: output)
+        try task.writeExtras(to: output)
         try LossPlot.write(train: losses, eval: [], title: "\(recipe.name): training loss", to: output.appendingPathComponent("loss.png").path)
         let seconds = Date().timeIntervalSince(started)
         try modelCard(task: task, metrics: metrics, seconds: seconds).write(to: output.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)

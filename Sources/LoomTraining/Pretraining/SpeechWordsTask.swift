@@ -18,20 +18,15 @@ final class SpeechWordsTask: PretrainTask {
         var words: [Int]          // vocabulary ids, 1…; 0 is the CTC blank
     }
 
-    final class Heads: Module {
-        @Child var words: Linear
-        init(dim: Int, vocabulary: Int) { words = Linear(dim, vocabulary) }
-    }
-
     final class Bundle: Module {
         @Child var encoder: WhisperEncoder
-        @Child var heads: Heads
-        init(encoder: WhisperEncoder, heads: Heads) { self.encoder = encoder; self.heads = heads }
+        @Child var heads: WhisperCTCHead
+        init(encoder: WhisperEncoder, heads: WhisperCTCHead) { self.encoder = encoder; self.heads = heads }
     }
 
     let recipe: PretrainRecipe
     let whisper: WhisperEncoder
-    let heads: Heads
+    let heads: WhisperCTCHead
     let bundle: Bundle
     /// Index 0 is the CTC blank.
     let vocabulary: [String]
@@ -74,7 +69,7 @@ final class SpeechWordsTask: PretrainTask {
         let evalAll = try evalRecords.map { records in try parallelMap(records.count) { try decode(records[$0], file: recipe.eval!) } }
         (trainSamples, evalSamples) = try split(trainAll, eval: evalAll, evalSamples: recipe.evalSamples, media: \.media)
         whisper = WhisperEncoder(config)
-        heads = Heads(dim: config.dModel, vocabulary: vocabulary.count)
+        heads = WhisperCTCHead(dModel: config.dModel, vocabulary: vocabulary)
         bundle = Bundle(encoder: whisper, heads: heads)
         shiftGenerator = RandomGenerator(seed: recipe.seed &+ 0x5A1F)
         var rng = RandomGenerator(seed: recipe.seed)
@@ -106,7 +101,7 @@ final class SpeechWordsTask: PretrainTask {
     func logProbabilities(_ samples: [Sample], shifts: [Int]? = nil) throws -> Tensor {
         let features = shifts.map { zip(samples, $0).map { Self.shifted($0.features, by: $1) } } ?? samples.map(\.features)
         let h = try whisper(stacked(features))                                          // [B, P, D]
-        return logSoftmax(heads.words(h), axis: -1)                                     // [B, P, V]
+        return logSoftmax(heads(h), axis: -1)                                     // [B, P, V]
     }
 
     /// Frames moved `k` later, the first k filled with the clip's last frame (the padding silence).
@@ -149,12 +144,15 @@ final class SpeechWordsTask: PretrainTask {
                 "sentence_accuracy": Double(exact) / Double(max(references.count, 1))]
     }
 
+    /// The head goes beside the weights (`ctc_head.safetensors`), for the audio modality's `ctc_words`.
+    func writeExtras(to directory: URL) throws { try heads.write(to: directory.path) }
+
     /// Words of vocabulary ids; an id of −1 (a word never heard in training) reads as "<unknown>".
     func text(_ ids: [Int]) -> String { ids.map { $0 >= 0 ? vocabulary[$0] : "<unknown>" }.joined(separator: " ") }
 
     var cardDescription: [String] {
         let c = whisper.config
         return ["Whisper encoder (transformers `WhisperEncoder`, model_type `whisper`, encoder weights only): \(c.numMelBins) mel bins, \(c.inputFrames) input frames, d_model \(c.dModel), \(c.encoderLayers) layers, \(c.encoderAttentionHeads) heads, FFN \(c.encoderFfnDim), \(whisper.parameterCount) parameters.",
-                "Objective: CTC over the output frames. A linear head reads, from each frame on its own, the word spoken there among \(vocabulary.count - 1) words, or a blank; the loss sums over every alignment of the sentence's words to the frames, so each frame says locally which word is spoken where. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The head is not part of the published weights. Quality: greedy CTC transcripts of held-out clips (word accuracy = 1 − word error rate)."]
+                "Objective: CTC over the output frames. A linear head reads, from each frame on its own, the word spoken there among \(vocabulary.count - 1) words, or a blank; the loss sums over every alignment of the sentence's words to the frames, so each frame says locally which word is spoken where. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The head is published beside the weights as `\(WhisperCTCHead.fileName)` (the words in its metadata), for the audio modality's `ctc_words` option. Quality: greedy CTC transcripts of held-out clips (word accuracy = 1 − word error rate)."]
     }
 }

@@ -213,7 +213,7 @@ public struct ModalityRecipe: Decodable {
     public var connector: String
     public var connectorOptions: ConnectorOptions
     /// Modality-specific options passed to its kind (image: feature_layer −2, keep_cls false,
-    /// pad_square true; audio: none), as strings.
+    /// pad_square true; audio: ctc_words), as strings.
     public var options: [String: String]
 
     enum CodingKeys: String, CodingKey, CaseIterable {

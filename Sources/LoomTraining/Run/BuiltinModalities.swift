@@ -8,11 +8,13 @@ import LoomTensor
 /// Loom's own modalities, registered like any user's:
 /// - image: a CLIP vision folder; options `feature_layer` (−2), `keep_cls` (false), `pad_square` (true,
 ///   LLaVA-1.5's image_aspect_ratio "pad");
-/// - audio: a Whisper folder; the encoder's frame count decides the feature length.
+/// - audio: a Whisper folder; the encoder's frame count decides the feature length, or option
+///   `ctc_words` (N) gives one feature per spoken word, in N slots, from the folder's CTC head
+///   (`ctc_head.safetensors`, as Loom's speech pretraining publishes it).
 public enum BuiltinModalities {
     public static func register() {
         ModalityRegistry.register(ModalityKind(
-            name: "image", placeholder: Placeholder.image.text,
+            name: "image", placeholder: Placeholder.image.text, optionNames: ["feature_layer", "keep_cls", "pad_square"],
             makeProcessor: { folder, options in
                 let processor = try CLIPImageProcessor(preprocessorConfig: URL(fileURLWithPath: folder).appendingPathComponent("preprocessor_config.json"))
                 let pad = try bool(options["pad_square"], "pad_square", default: true)
@@ -24,13 +26,19 @@ public enum BuiltinModalities {
                                         keepsCLS: try bool(options["keep_cls"], "keep_cls", default: false))
             }))
         ModalityRegistry.register(ModalityKind(
-            name: "audio", placeholder: Placeholder.audio.text,
+            name: "audio", placeholder: Placeholder.audio.text, optionNames: ["ctc_words"],
             makeProcessor: { folder, _ in
                 let extractor = try WhisperFeatureExtractor(preprocessorConfig: URL(fileURLWithPath: folder).appendingPathComponent("preprocessor_config.json"))
                 let config = try WhisperConfig.decode(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json"))
                 return { file in try extractor.features(path: file, frames: config.inputFrames) }
             },
-            loadEncoder: { folder, _ in WhisperAudioEncoder(encoder: try WhisperEncoder.load(directory: folder)) }))
+            loadEncoder: { folder, options in
+                let encoder = try WhisperEncoder.load(directory: folder)
+                guard let text = options["ctc_words"] else { return WhisperAudioEncoder(encoder: encoder) }
+                guard let slots = Int(text), slots > 0 else { throw RecipeError("option ctc_words must be a positive integer, got \"\(text)\"") }
+                return WhisperAudioEncoder(encoder: encoder, ctcHead: try WhisperCTCHead.load(directory: folder, dModel: encoder.config.dModel),
+                                           wordSlots: slots)
+            }))
     }
 
     static func bool(_ text: String?, _ name: String, default fallback: Bool) throws -> Bool {

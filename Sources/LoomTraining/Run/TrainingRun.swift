@@ -47,6 +47,7 @@ public final class TrainingRun {
         for name in recipe.modalities.keys.sorted() {
             let spec = recipe.modalities[name]!
             let kind = try ModalityRegistry.kind(name)
+            try kind.checkOptions(spec.options)
             let encoder = try kind.loadEncoder(spec.encoder, spec.options)
             let connector = try ConnectorRegistry.make(spec.connector, options: spec.connectorOptions,
                                                        inputDim: encoder.featureDimension, outputDim: lm.config.hiddenSize)
