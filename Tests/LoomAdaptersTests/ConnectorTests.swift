@@ -15,13 +15,17 @@ final class ConnectorTests: XCTestCase {
         var pool = ConnectorOptions(); pool.pool = 2
         var normed = ConnectorOptions(); normed.inputNorm = true
         var expanded = ConnectorOptions(); expanded.tokensPerFeature = 3
-        return [("mlp2x_gelu+tokens_per_feature", try ConnectorRegistry.make("mlp2x_gelu", options: expanded, inputDim: inputDim, outputDim: outputDim)),
+        var scaled = ConnectorOptions(); scaled.outputNorm = true
+        var scaledStack = stack; scaledStack.outputNorm = true
+        return [("mlp2x_gelu+output_norm", try ConnectorRegistry.make("mlp2x_gelu", options: scaled, inputDim: inputDim, outputDim: outputDim)),
+                ("mlp2x_gelu+tokens_per_feature", try ConnectorRegistry.make("mlp2x_gelu", options: expanded, inputDim: inputDim, outputDim: outputDim)),
                 ("mlp2x_gelu+input_norm", try ConnectorRegistry.make("mlp2x_gelu", options: normed, inputDim: inputDim, outputDim: outputDim)),
                 ("linear", try ConnectorRegistry.make("linear", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp2x_gelu", try ConnectorRegistry.make("mlp2x_gelu", inputDim: inputDim, outputDim: outputDim)),
                 ("mlp3x_gelu", try ConnectorRegistry.make("mlp3x_gelu", inputDim: inputDim, outputDim: outputDim)),
                 ("perceiver", try ConnectorRegistry.make("perceiver", options: perceiver, inputDim: inputDim, outputDim: outputDim)),
                 ("frame_stack", try ConnectorRegistry.make("frame_stack", options: stack, inputDim: inputDim, outputDim: outputDim)),
+                ("frame_stack+output_norm", try ConnectorRegistry.make("frame_stack", options: scaledStack, inputDim: inputDim, outputDim: outputDim)),
                 ("avg_pool", try ConnectorRegistry.make("avg_pool", options: pool, inputDim: inputDim, outputDim: outputDim))]
     }
 
@@ -68,6 +72,27 @@ final class ConnectorTests: XCTestCase {
         let expected = plain(Tensor(shape: [2, 3, 6], scalars: standardised)).scalars
         for (a, b) in zip(normed(x).scalars, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertThrowsError(try ConnectorRegistry.make("linear", options: options, inputDim: 4, outputDim: 4)) { XCTAssertTrue("\($0)".contains("input_norm")) }
+    }
+
+    func testOutputNormGivesEveryTokenTheEmbeddingsScale() throws {
+        var options = ConnectorOptions(); options.outputNorm = true; options.tokensPerFeature = 2
+        let scaled = try XCTUnwrap(try ConnectorRegistry.make("mlp2x_gelu", options: options, inputDim: 6, outputDim: 5) as? MLPGELUConnector)
+        XCTAssertEqual(scaled.namedParameters().map(\.key), ["0.weight", "0.bias", "2.weight", "2.bias", "output_norm.weight"])
+        var rng = RandomGenerator(seed: 2)
+        scaled.initializeParameters(std: 0.3, generator: &rng)
+        // An embedding table of RMS 0.05: every output token (each half of a feature's row) gets it.
+        let embeddings = Tensor(shape: [4, 5], scalars: (0..<20).map { $0 % 2 == 0 ? 0.05 : -0.05 })
+        scaled.matchOutputScale(toEmbeddings: embeddings)
+        let out = scaled(Tensor.randomNormal([2, 3, 6], mean: 3, std: 4, generator: &rng))
+        XCTAssertEqual(out.shape, [2, 6, 5])
+        let v = out.scalars
+        for token in 0..<12 {
+            let rms = (v[(token * 5)..<(token * 5 + 5)].reduce(0) { $0 + $1 * $1 } / 5).squareRoot()
+            XCTAssertEqual(rms, 0.05, accuracy: 1e-4, "token \(token)")
+        }
+        let plain = MLPGELUConnector(inputDim: 6, outputDim: 5, depth: 2)
+        plain.matchOutputScale(toEmbeddings: embeddings)
+        XCTAssertNil(plain.outputNorm, "without the option there is nothing to scale")
     }
 
     func testTokensPerFeatureSplitsTheLastLinearIntoConsecutiveTokens() throws {

@@ -202,6 +202,25 @@ final class SmokeRunTests: XCTestCase {
         }
     }
 
+    /// `output_norm`: the connector's RMSNorm gain starts at the RMS of the language model's embedding
+    /// table, and such a projector is not exported as LLaVA's.
+    func testOutputNormStartsAtTheEmbeddingScaleAndIsNotExportedToLLaVA() throws {
+        let directory = temporaryRun()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: ["modalities.image.connector_options={output_norm: true}"]),
+                                  directory: directory)
+        run.log = { _ in }
+        let connector = try XCTUnwrap(run.model.modality("image")?.connector as? MLPGELUConnector)
+        let gain = try XCTUnwrap(connector.outputNorm).weight.scalars
+        let table = run.model.languageModel.model.embedTokens.weight.scalars
+        let rms = (table.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(table.count)).squareRoot()
+        XCTAssertEqual(Set(gain).count, 1)
+        XCTAssertEqual(Double(gain[0]), rms, accuracy: 1e-6)
+        XCTAssertThrowsError(try LlavaExport.write(run: run, to: directory.appendingPathComponent("export"))) { error in
+            XCTAssert("\(error)".contains("output_norm"), "\(error)")
+        }
+    }
+
     /// A checkpoint corrupted on disk fails its checksum; --resume falls back to the previous good
     /// one and still ends bit-identical to an uninterrupted run.
     func testResumeSkipsACorruptedCheckpoint() throws {

@@ -2,18 +2,21 @@ import LoomNN
 import LoomTensor
 
 /// Ultravox-style frame stacking: k consecutive encoder frames are concatenated (the sequence is
-/// zero-padded to a multiple of k), then an MLP maps them to the LM width: linear_1 → GELU → linear_2.
-public final class FrameStackConnector: Module, Connector {
+/// zero-padded to a multiple of k), then an MLP maps them to the LM width: linear_1 → GELU → linear_2
+/// (→ `output_norm`, an RMSNorm, with that option).
+public final class FrameStackConnector: Module, OutputScaledConnector {
     @Child("linear_1") public var linear1: Linear
     @Child("linear_2") public var linear2: Linear
+    @Child("output_norm") public var outputNorm: RMSNorm?
     public let stack: Int
 
-    public init(inputDim: Int, outputDim: Int, stack: Int, hidden: Int? = nil) {
+    public init(inputDim: Int, outputDim: Int, stack: Int, hidden: Int? = nil, outputNorm: Bool = false) {
         precondition(stack >= 1, "frame stacking needs k ≥ 1, got \(stack)")
         self.stack = stack
         super.init()
         _linear1.wrappedValue = Linear(inputDim * stack, hidden ?? outputDim)
         _linear2.wrappedValue = Linear(hidden ?? outputDim, outputDim)
+        _outputNorm.wrappedValue = outputNorm ? RMSNorm(outputDim, eps: 1e-6) : nil
     }
 
     /// [B, N, D] → [B, ⌈N/k⌉, W]
@@ -21,7 +24,8 @@ public final class FrameStackConnector: Module, Connector {
         let (b, n, d) = (features.shape[0], features.shape[1], features.shape[2])
         let padded = n % stack == 0 ? features : concat([features, Tensor(zeros: [b, stack - n % stack, d])], axis: 1)
         let stacked = padded.contiguous().reshaped([b, padded.shape[1] / stack, stack * d])   // frames side by side
-        return linear2(gelu(linear1(stacked)))
+        let out = linear2(gelu(linear1(stacked)))
+        return outputNorm.map { $0(out) } ?? out
     }
 
     public func outputTokenCount(inputTokens: Int) -> Int { (inputTokens + stack - 1) / stack }

@@ -19,13 +19,16 @@ public struct ConnectorOptions: Codable, Equatable, Sendable {
     /// A LayerNorm over the features before the first Linear (mlp{N}x_gelu; InternVL's projector
     /// does this), for encoders whose chosen hidden state is unnormalised and large.
     public var inputNorm: Bool?
+    /// An RMSNorm over each output token (mlp{N}x_gelu, frame_stack), its gain starting at the language model's
+    /// embedding scale: the tokens keep the size of word embeddings instead of growing far past them.
+    public var outputNorm: Bool?
     /// Tokens each input feature becomes (mlp{N}x_gelu): the last Linear is that many times wider and
     /// its output is split into consecutive tokens, for an LM that reads one patch as several words.
     public var tokensPerFeature: Int?
 
     enum CodingKeys: String, CodingKey {
         case hidden, latents, depth, heads, headDim = "head_dim", ffMultiplier = "ff_mult"
-        case mediaEmbeddings = "media_embeddings", stack, pool, inputNorm = "input_norm"
+        case mediaEmbeddings = "media_embeddings", stack, pool, inputNorm = "input_norm", outputNorm = "output_norm"
         case tokensPerFeature = "tokens_per_feature"
     }
 
@@ -33,14 +36,14 @@ public struct ConnectorOptions: Codable, Equatable, Sendable {
 
     /// Every option name a recipe may write.
     public static let keyNames: Set<String> = ["hidden", "latents", "depth", "heads", "head_dim", "ff_mult", "media_embeddings", "stack", "pool",
-                                               "input_norm", "tokens_per_feature"]
+                                               "input_norm", "output_norm", "tokens_per_feature"]
 
     /// The option names given (for "not used by this connector" errors).
     var given: [String] {
         let all: [(String, Int?)] = [("hidden", hidden), ("latents", latents), ("depth", depth), ("heads", heads),
                                      ("head_dim", headDim), ("ff_mult", ffMultiplier), ("media_embeddings", mediaEmbeddings),
                                      ("stack", stack), ("pool", pool), ("tokens_per_feature", tokensPerFeature)]
-        return all.filter { $0.1 != nil }.map(\.0) + (inputNorm == nil ? [] : ["input_norm"])
+        return all.filter { $0.1 != nil }.map(\.0) + (inputNorm == nil ? [] : ["input_norm"]) + (outputNorm == nil ? [] : ["output_norm"])
     }
 }
 
@@ -70,8 +73,9 @@ public enum ConnectorRegistry {
     /// Builds the connector `name` mapping `inputDim` to `outputDim`.
     public static func make(_ name: String, options: ConnectorOptions = ConnectorOptions(), inputDim: Int, outputDim: Int) throws -> Connector {
         if let depth = mlpDepth(name) {
-            try check(options, allowed: ["input_norm", "tokens_per_feature"], for: name)
+            try check(options, allowed: ["input_norm", "output_norm", "tokens_per_feature"], for: name)
             return MLPGELUConnector(inputDim: inputDim, outputDim: outputDim, depth: depth, inputNorm: options.inputNorm ?? false,
+                                    outputNorm: options.outputNorm ?? false,
                                     tokensPerFeature: try positive(options.tokensPerFeature, "tokens_per_feature", default: 1))
         }
         lock.lock()
@@ -116,9 +120,10 @@ public enum ConnectorRegistry {
                 p.mediaEmbeddings = try positive(options.mediaEmbeddings, "media_embeddings", default: p.mediaEmbeddings)
                 return PerceiverResampler(inputDim: i, outputDim: o, options: p)
             }),
-            "frame_stack": (["stack", "hidden"], { options, i, o in
+            "frame_stack": (["stack", "hidden", "output_norm"], { options, i, o in
                 FrameStackConnector(inputDim: i, outputDim: o, stack: try positive(options.stack, "stack", default: 8),
-                                    hidden: try options.hidden.map { try positive($0, "hidden", default: o) })
+                                    hidden: try options.hidden.map { try positive($0, "hidden", default: o) },
+                                    outputNorm: options.outputNorm ?? false)
             }),
             "avg_pool": (["pool"], { options, i, o in
                 AveragePoolConnector(inputDim: i, outputDim: o, pool: try positive(options.pool, "pool", default: 2))

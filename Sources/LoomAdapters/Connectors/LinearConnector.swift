@@ -22,23 +22,27 @@ public final class LinearConnector: Module, Connector {
 /// through `transformersMapping` and are written by `transformersKey(for:)`.
 /// With `inputNorm`, a LayerNorm (key `input_norm`) normalises the features first. With
 /// `tokensPerFeature` k > 1 the last Linear has k × D_lm outputs and each feature becomes k consecutive
-/// tokens ([B, N, k·D_lm] read as [B, N·k, D_lm]).
-public final class MLPGELUConnector: Module, Connector {
+/// tokens ([B, N, k·D_lm] read as [B, N·k, D_lm]). With `outputNorm`, an RMSNorm (key `output_norm`)
+/// normalises each output token (`OutputScaledConnector`).
+public final class MLPGELUConnector: Module, OutputScaledConnector {
     public let layers: [Linear]
     public let inputNorm: LayerNorm?
+    public let outputNorm: RMSNorm?
     public let tokensPerFeature: Int
 
-    public init(inputDim: Int, outputDim: Int, depth: Int, inputNorm: Bool = false, tokensPerFeature: Int = 1) {
+    public init(inputDim: Int, outputDim: Int, depth: Int, inputNorm: Bool = false, outputNorm: Bool = false, tokensPerFeature: Int = 1) {
         precondition(depth >= 1, "mlp{N}x_gelu needs N ≥ 1, got \(depth)")
         precondition(tokensPerFeature >= 1, "tokens_per_feature must be positive, got \(tokensPerFeature)")
         let widths = [inputDim] + Array(repeating: outputDim, count: depth - 1) + [outputDim * tokensPerFeature]
         layers = (0..<depth).map { Linear(widths[$0], widths[$0 + 1]) }
         self.inputNorm = inputNorm ? LayerNorm(inputDim, eps: 1e-5) : nil
+        self.outputNorm = outputNorm ? RMSNorm(outputDim, eps: 1e-6) : nil
         self.tokensPerFeature = tokensPerFeature
     }
 
     public override var children: [(key: String, module: Module)] {
         (inputNorm.map { [("input_norm", $0 as Module)] } ?? []) + layers.enumerated().map { (String(2 * $0.offset), $0.element) }
+            + (outputNorm.map { [("output_norm", $0 as Module)] } ?? [])
     }
 
     public var depth: Int { layers.count }
@@ -47,8 +51,8 @@ public final class MLPGELUConnector: Module, Connector {
     public func callAsFunction(_ features: Tensor) -> Tensor {
         var h = layers[0](inputNorm.map { $0(features) } ?? features)
         for layer in layers.dropFirst() { h = layer(gelu(h)) }
-        guard tokensPerFeature > 1 else { return h }
-        return h.reshaped([h.shape[0], h.shape[1] * tokensPerFeature, h.shape[2] / tokensPerFeature])
+        if tokensPerFeature > 1 { h = h.reshaped([h.shape[0], h.shape[1] * tokensPerFeature, h.shape[2] / tokensPerFeature]) }
+        return outputNorm.map { $0(h) } ?? h
     }
 
     public func outputTokenCount(inputTokens: Int) -> Int { inputTokens * tokensPerFeature }

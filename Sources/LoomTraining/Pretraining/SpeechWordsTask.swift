@@ -5,12 +5,13 @@ import LoomModels
 import LoomNN
 import LoomTensor
 
-/// Pretrains a Whisper encoder on spoken sentences with CTC: a linear head reads, from each output
-/// frame on its own, the word spoken there or a blank, and the CTC loss sums over every alignment of
-/// the sentence's words to the frames. The frames must therefore say, locally and in order, which
-/// word is spoken where: a frozen encoder trained this way hands the words to a frame-stacking
-/// connector the way text hands tokens to a language model. Clips are shifted by up to
-/// `maxShiftFrames` in training (silence in front), so words are not tied to fixed frames.
+/// Pretrains a Whisper encoder on spoken sentences with CTC: a linear head reads each output frame as
+/// one word or a blank, and the CTC loss sums over every alignment of the sentence's words to the
+/// frames. The words must come out of the frames in order, but not where they are spoken: the encoder
+/// attends over the whole clip, and the demo encoder puts the first words on the first frames and the
+/// last word on the last frame, past the end of the speech. So the head is published with the weights
+/// (`ctc_head.safetensors`): the audio modality's `ctc_words` hands a connector the words' own frames.
+/// Clips are shifted by up to `maxShiftFrames` in training (silence in front).
 final class SpeechWordsTask: PretrainTask {
     struct Sample {
         var media: String
@@ -153,6 +154,6 @@ final class SpeechWordsTask: PretrainTask {
     var cardDescription: [String] {
         let c = whisper.config
         return ["Whisper encoder (transformers `WhisperEncoder`, model_type `whisper`, encoder weights only): \(c.numMelBins) mel bins, \(c.inputFrames) input frames, d_model \(c.dModel), \(c.encoderLayers) layers, \(c.encoderAttentionHeads) heads, FFN \(c.encoderFfnDim), \(whisper.parameterCount) parameters.",
-                "Objective: CTC over the output frames. A linear head reads, from each frame on its own, the word spoken there among \(vocabulary.count - 1) words, or a blank; the loss sums over every alignment of the sentence's words to the frames, so each frame says locally which word is spoken where. Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The head is published beside the weights as `\(WhisperCTCHead.fileName)` (the words in its metadata), for the audio modality's `ctc_words` option. Quality: greedy CTC transcripts of held-out clips (word accuracy = 1 − word error rate)."]
+                "Objective: CTC over the output frames. A linear head reads each frame as one of \(vocabulary.count - 1) words or a blank; the loss sums over every alignment of the sentence's words to the frames, so the words come out of the frames in order, though not where they are spoken (the encoder attends over the whole clip: the demo encoder puts the first words on the first frames and the last word on the last frame). Clips are shifted by up to \(maxShiftFrames) frames of leading silence in training. The head is published beside the weights as `\(WhisperCTCHead.fileName)` (the words in its metadata), for the audio modality's `ctc_words` option. Quality: greedy CTC transcripts of held-out clips (word accuracy = 1 − word error rate)."]
     }
 }

@@ -24,6 +24,9 @@ public enum LlavaExport {
         guard projector.inputNorm == nil else {
             throw RecipeError("export to LLaVA: LlavaMultiModalProjector has no input LayerNorm; this run's mlp2x_gelu has input_norm")
         }
+        guard projector.outputNorm == nil else {
+            throw RecipeError("export to LLaVA: LlavaMultiModalProjector has no output RMSNorm; this run's mlp2x_gelu has output_norm")
+        }
         let lm = model.languageModel
         guard lm.config.modelType == "llama" else { throw RecipeError("export to LLaVA supports llama language models, not \(lm.config.modelType)") }
         guard let imageToken = run.tokenizer.tokenToId("<image>") else {

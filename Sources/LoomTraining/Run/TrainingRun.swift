@@ -52,6 +52,7 @@ public final class TrainingRun {
             let connector = try ConnectorRegistry.make(spec.connector, options: spec.connectorOptions,
                                                        inputDim: encoder.featureDimension, outputDim: lm.config.hiddenSize)
             connector.initializeParameters(std: 0.02, generator: &rng)
+            (connector as? OutputScaledConnector)?.matchOutputScale(toEmbeddings: lm.model.embedTokens.weight)
             bindings.append(ModalityBinding(name: name, placeholder: kind.placeholder, encoder: encoder, connector: connector))
             let process = try kind.makeProcessor(spec.encoder, spec.options)
             processors[name] = { file in try process(file) }
