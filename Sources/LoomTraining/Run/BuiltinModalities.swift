@@ -34,8 +34,9 @@ public enum BuiltinModalities {
             },
             loadEncoder: { folder, options in
                 let encoder = try WhisperEncoder.load(directory: folder)
-                guard let text = options["ctc_words"] else { return WhisperAudioEncoder(encoder: encoder) }
-                guard let slots = Int(text), slots > 0 else { throw RecipeError("option ctc_words must be a positive integer, got \"\(text)\"") }
+                guard options["ctc_words"] != nil else { return WhisperAudioEncoder(encoder: encoder) }
+                let slots = try int(options["ctc_words"], "ctc_words", default: 0)
+                guard slots > 0 else { throw RecipeError("option ctc_words must be positive, got \(slots)") }
                 return WhisperAudioEncoder(encoder: encoder, ctcHead: try WhisperCTCHead.load(directory: folder, dModel: encoder.config.dModel),
                                            wordSlots: slots)
             }))
