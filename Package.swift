@@ -20,6 +20,8 @@ let package = Package(
     targets: [
         // OpenBLAS is opened with dlopen after OPENBLAS_CORETYPE is chosen (see Sources/CLoomBLAS).
         .target(name: "CLoomBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        // Vector operations Swift's SIMD types lack as single instructions (square root), inlined.
+        .target(name: "CLoomVector"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "LoomData", dependencies: ["LoomTokenizer", "LoomImages", "LoomAudio", "LoomTensor"],
                 swiftSettings: fast),
         .target(name: "LoomTraining",
-                dependencies: ["LoomTensor", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
+                dependencies: ["LoomTensor", "CLoomVector", "LoomNN", "LoomCheckpoint", "LoomAdapters", "LoomModels", "LoomData",
                                "LoomTokenizer", "LoomImages", "LoomAudio", "CPNG", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
         // The synthetic demo world (`loom make-demo-data`): scenes of shapes, captions, questions, speech.

@@ -1,3 +1,4 @@
+import CLoomVector
 import Foundation
 import LoomTensor
 
@@ -80,16 +81,35 @@ public final class AdamW: Optimizer {
 
         let g = UnsafePointer(grad.pointer)
         let p = parameter.pointer, m = state.expAvg.pointer, v = state.expAvgSq.pointer
+        // The same Float32 operations per element, four lanes at a time (square root and division are
+        // correctly rounded per lane, and Swift does not contract into FMA): the bits of a scalar loop.
+        typealias Lanes = SIMD4<Float>
         Threads.parallelFor(parameter.count, grain: 32_768) { range in
-            for i in range {
-                let pi = p[i] * decayFactor
-                let gi = g[i], mOld = m[i]
+            @inline(__always) func lanes(_ pOld: Lanes, _ gi: Lanes, _ mOld: Lanes, _ vOld: Lanes) -> (p: Lanes, m: Lanes, v: Lanes) {
+                let pi = pOld * decayFactor
                 let mi = lerpSmall ? mOld + lerpWeight * (gi - mOld) : gi - (gi - mOld) * lerpComplement
-                let vi = v[i] * b2 + oneMinusB2 * gi * gi
-                let denom = vi.squareRoot() / bc2Sqrt + eps
-                m[i] = mi
-                v[i] = vi
-                p[i] = pi + negStepSize * mi / denom
+                let vi = vOld * b2 + oneMinusB2 * gi * gi
+                let denom = loom_sqrt4(vi) / bc2Sqrt + eps
+                return (pi + negStepSize * mi / denom, mi, vi)
+            }
+            let rp = UnsafeMutableRawPointer(p), rm = UnsafeMutableRawPointer(m), rv = UnsafeMutableRawPointer(v)
+            let rg = UnsafeRawPointer(g)
+            var i = range.lowerBound
+            while i + Lanes.scalarCount <= range.upperBound {
+                let offset = i * MemoryLayout<Float>.stride
+                let r = lanes(rp.loadUnaligned(fromByteOffset: offset, as: Lanes.self),
+                              rg.loadUnaligned(fromByteOffset: offset, as: Lanes.self),
+                              rm.loadUnaligned(fromByteOffset: offset, as: Lanes.self),
+                              rv.loadUnaligned(fromByteOffset: offset, as: Lanes.self))
+                rp.storeBytes(of: r.p, toByteOffset: offset, as: Lanes.self)
+                rm.storeBytes(of: r.m, toByteOffset: offset, as: Lanes.self)
+                rv.storeBytes(of: r.v, toByteOffset: offset, as: Lanes.self)
+                i += Lanes.scalarCount
+            }
+            while i < range.upperBound {   // the last few, one per vector (the other lanes are zeros: finite)
+                let r = lanes(Lanes(p[i], 0, 0, 0), Lanes(g[i], 0, 0, 0), Lanes(m[i], 0, 0, 0), Lanes(v[i], 0, 0, 0))
+                (p[i], m[i], v[i]) = (r.p[0], r.m[0], r.v[0])
+                i += 1
             }
         }
         keepAlive(grad, parameter, state.expAvg, state.expAvgSq)
