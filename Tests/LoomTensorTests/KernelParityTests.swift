@@ -56,6 +56,29 @@ final class KernelParityTests: XCTestCase {
         XCTAssertTrue(exp(Tensor(shape: [1], scalars: [.nan])).item.isNaN)
     }
 
+    /// The vector erf (exact GELU's) against erf in Double, in units in the last place of the Float
+    /// result, over a dense grid through both of its pieces and their seam at |x| = 1.
+    func testVectorErfIsWithinTwoUlpOfDouble() {
+        var values: [Float] = (0..<120_001).map { Float($0) * 1e-4 - 6 }
+        values += [0, -0.0, 1e-30, -1e-30, 1, -1, 1.0000001, 0.99999994, 4, 4.0000005, 100, .infinity, -.infinity]
+        var worst: (ulps: Double, x: Float) = (0, 0)
+        for start in stride(from: 0, to: values.count, by: 16) {
+            var v = FloatVector(repeating: 0)
+            let n = min(16, values.count - start)
+            for j in 0..<n { v[j] = values[start + j] }
+            let e = Kernels.erf(v)
+            for j in 0..<n {
+                let ref = Foundation.erf(Double(values[start + j]))
+                let ulp = Double(Float(ref).ulp == 0 ? Float.leastNonzeroMagnitude : Float(ref).ulp)
+                let ulps = abs(Double(e[j]) - ref) / ulp
+                if ulps > worst.ulps { worst = (ulps, values[start + j]) }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst.ulps, 2, "erf(\(worst.x)) is \(worst.ulps) ulp off")
+        print("vector erf: at most \(worst.ulps) ulp from Double (at x = \(worst.x))")
+        XCTAssertTrue(Kernels.erf(FloatVector(repeating: .nan))[0].isNaN)
+    }
+
     func testVectorisedActivationsAgree() {
         let x = Tensor(shape: [3, 1001], scalars: (0..<3003).map { Float($0) * 0.01 - 15 })
         let cases: [(String, (Tensor) -> Tensor)] = [("sigmoid", sigmoid), ("silu", silu), ("quick_gelu", quickGELU),

@@ -93,14 +93,12 @@ public func geluTanh(_ x: Tensor) -> Tensor {
 
 /// Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)) ("gelu"), as torch.nn.functional.gelu.
 public func gelu(_ x: Tensor) -> Tensor {
-    let out = Kernels.mapScalar(x) { v in 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
-    let saved = x.detached()
-    return Tensor.record("gelu", out, inputs: [x]) { g in
-        let dg = Kernels.mapScalar(saved) { v in
-            0.5 * (1 + erff(v * 0.70710678118654752)) + v * Foundation.exp(-0.5 * v * v) * 0.3989422804014327
-        }
-        return [Kernels.binary(g, dg, .multiply)]
-    }
+    pointwise("gelu", x, forward: { v in
+        0.5 * v * (1 + Kernels.erf(v * 0.70710678118654752))
+    }, derivative: { v in
+        let cdf: FloatVector = 0.5 * (1 + Kernels.erf(v * 0.70710678118654752))
+        return cdf + v * Kernels.exp(-0.5 * v * v) * 0.3989422804014327
+    })
 }
 
 /// Activation by its Hugging Face config name (`hidden_act`).
