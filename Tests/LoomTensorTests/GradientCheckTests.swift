@@ -84,6 +84,49 @@ final class GradientCheckTests: XCTestCase {
         assertClose(addingScaledLinear(base, x, weight: w, scale: 0.75), base + linear(x, weight: w) * 0.75, atol: 1e-5, "forward")
     }
 
+    /// PEFT's lora.Linear as one op: gradients by finite differences, with the LoRA input the same
+    /// tensor as x (the shared-buffer backward) and a different one (dropout), with and without bias.
+    func testLoRALinear() {
+        let x = randomTensor([3, 5, 7], seed: 40), u = randomTensor([3, 5, 7], seed: 41)
+        let w = randomTensor([6, 7], seed: 42), b = randomTensor([6], seed: 43)
+        let a = randomTensor([2, 7], seed: 44), up = randomTensor([6, 2], seed: 45)
+        checkGradients([x, w, b, a, up], "lora linear, u = x") {
+            loraLinear($0[0], weight: $0[1], bias: $0[2], loraInput: $0[0], loraA: $0[3], loraB: $0[4], scale: 0.75)
+        }
+        checkGradients([x, u, w, a, up], "lora linear, u ≠ x, no bias") {
+            loraLinear($0[0], weight: $0[2], bias: nil, loraInput: $0[1], loraA: $0[3], loraB: $0[4], scale: -2)
+        }
+        checkGradients([x, w, a, up], "lora linear, transposed input") {
+            let t = $0[0].transposed(0, 1)
+            return loraLinear(t, weight: $0[1], bias: nil, loraInput: t, loraA: $0[2], loraB: $0[3], scale: 1.5)
+        }
+    }
+
+    /// The one op gives the bits of the composed ops it replaces (linear, linear, addingScaledLinear),
+    /// forward and every gradient, with u = x and with u ≠ x.
+    func testLoRALinearIsBitEqualToTheComposedOps() {
+        for sameInput in [true, false] {
+            let x = randomTensor([4, 9, 33], seed: 50), u = randomTensor([4, 9, 33], seed: 51)
+            let w = randomTensor([20, 33], seed: 52), b = randomTensor([20], seed: 53)
+            let a = randomTensor([8, 33], seed: 54), up = randomTensor([20, 8], seed: 55)
+            let probe = randomTensor([4, 9, 20], seed: 56)
+            func run(_ f: (Tensor, Tensor) -> Tensor) -> [[UInt32]] {
+                let inputs = [x, u, w, b, a, up]
+                for t in inputs { t.requiresGradient = true; t.zeroGradient() }
+                let out = f(x, sameInput ? x : u)
+                sum(out * probe).backward()
+                return [out.scalars] .map { $0.map(\.bitPattern) }
+                    + inputs.compactMap { $0.grad?.scalars.map(\.bitPattern) }
+            }
+            let fused = run { loraLinear($0, weight: w, bias: b, loraInput: $1, loraA: a, loraB: up, scale: 0.5) }
+            let composed = run { addingScaledLinear(linear($0, weight: w, bias: b), linear($1, weight: a), weight: up, scale: 0.5) }
+            XCTAssertEqual(fused.count, composed.count)
+            for (i, (f, c)) in zip(fused, composed).enumerated() {
+                XCTAssert(f == c, "same input \(sameInput), result \(i): \(zip(f, c).filter { $0 != $1 }.count) values differ")
+            }
+        }
+    }
+
     func testSoftmaxFamily() {
         let x = randomTensor([3, 5, 19], seed: 16)
         checkGradients([x], "softmax last") { softmax($0[0]) }
