@@ -119,7 +119,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
 }
 
 extension Kernels {
-    /// Scalar map for functions without a SIMD form (erf, log), threaded.
+    /// Scalar map for functions without a SIMD form (log), threaded.
     static func mapScalar(_ x: Tensor, _ f: @escaping (Float) -> Float) -> Tensor {
         let src = x.contiguousStorageView()
         defer { keepAlive(src) }
