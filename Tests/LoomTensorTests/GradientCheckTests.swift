@@ -100,6 +100,9 @@ final class GradientCheckTests: XCTestCase {
             let t = $0[0].transposed(0, 1)
             return loraLinear(t, weight: $0[1], bias: nil, loraInput: t, loraA: $0[2], loraB: $0[3], scale: 1.5)
         }
+        checkGradients([randomTensor([7], seed: 46), w, b, a, up], "lora linear, one vector") {
+            loraLinear($0[0], weight: $0[1], bias: $0[2], loraInput: $0[0], loraA: $0[3], loraB: $0[4], scale: 0.5)
+        }
     }
 
     /// The one op gives the bits of the composed ops it replaces (linear, linear, addingScaledLinear),

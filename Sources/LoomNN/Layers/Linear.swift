@@ -36,9 +36,6 @@ public final class Linear: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard let loraA, let loraB, !isLoRAMerged else { return linear(x, weight: weight, bias: bias) }   // [..., out]
         let dropped = dropout(x, probability: loraDropout, generator: &loraDropoutGenerator, isTraining: isTraining)
-        guard x.rank >= 2 else {
-            return addingScaledLinear(linear(x, weight: weight, bias: bias), loraA(dropped), weight: loraB.weight, scale: loraScale)
-        }
         // y + scale · B(A(dropout(x))) as one op: the up-projection lands on the base output, and
         // without dropout the two input gradients share one buffer.
         return loraLinear(x, weight: weight, bias: bias, loraInput: dropped, loraA: loraA.weight, loraB: loraB.weight,

@@ -1,6 +1,6 @@
 /// PEFT's `lora.Linear` as one op: y = x·Wᵀ + b + scale · (u·Aᵀ)·Bᵀ, where u is the LoRA path's
 /// input (dropout(x) in training, or x itself). x [..., in], weight [out, in], bias [out], loraA
-/// [r, in], loraB [out, r].
+/// [r, in], loraB [out, r]; x may also be one vector [in].
 ///
 /// What the one op saves over `linear` + `linear` + `addingScaledLinear`: the up-projection lands on
 /// the base GEMM's output (beta = 1) instead of on a copy of it, and when u is x, backward adds the
@@ -11,6 +11,11 @@
 public func loraLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, loraInput u: Tensor, loraA: Tensor, loraB: Tensor,
                        scale: Float) -> Tensor {
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0], rank = loraA.shape[0]
+    if x.rank == 1 {                       // one vector: as one row, keeping u's identity with x
+        let row = x.reshaped([1, inFeatures])
+        return loraLinear(row, weight: weight, bias: bias, loraInput: u === x ? row : u.reshaped([1, inFeatures]),
+                          loraA: loraA, loraB: loraB, scale: scale).reshaped([outFeatures])
+    }
     precondition(weight.rank == 2 && loraA.shape == [rank, inFeatures] && loraB.shape == [outFeatures, rank]
                  && u.shape == x.shape && x.rank >= 2 && x.shape.last == inFeatures,
                  "loraLinear: input \(describe(x.shape)), weight \(describe(weight.shape)), A \(describe(loraA.shape)), B \(describe(loraB.shape))")
