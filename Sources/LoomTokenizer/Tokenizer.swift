@@ -133,6 +133,17 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
+    /// The ids `word` has inside a sentence, after a space: "a word" less the ids of "a" (so a
+    /// byte-level BPE's "Ġword" and a SentencePiece "▁word" alike), or " word" when that prefix does
+    /// not tokenize apart.
+    public func idsInSentence(word: String) -> [Int] {
+        let prefix = encode("a", addSpecialTokens: false), sentence = encode("a " + word, addSpecialTokens: false)
+        guard sentence.count > prefix.count, Array(sentence.prefix(prefix.count)) == prefix else {
+            return encode(" " + word, addSpecialTokens: false)
+        }
+        return Array(sentence.dropFirst(prefix.count))
+    }
+
     /// The ids of a pair of sequences (the post-processor's pair template).
     public func encode(_ text: String, pair: String, addSpecialTokens: Bool = true) -> [Int] {
         withWorkspace { workspace in

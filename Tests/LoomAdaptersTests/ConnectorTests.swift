@@ -95,6 +95,22 @@ final class ConnectorTests: XCTestCase {
         XCTAssertNil(plain.outputNorm, "without the option there is nothing to scale")
     }
 
+    func testLinearLookupMapsEachWordToItsEmbeddings() throws {
+        let lookup = LinearConnector(inputDim: 4, outputDim: 3)
+        var rng = RandomGenerator(seed: 5)
+        lookup.initializeParameters(std: 0.5, generator: &rng)
+        // Embedding rows 0…4; features: blank (no tokens), one-token word, two-token word, one-token word.
+        let embeddings = Tensor(shape: [5, 3], scalars: (0..<15).map { Float($0) / 10 })
+        lookup.initializeAsLookup(embeddings: embeddings, tokenIds: [[], [4], [1, 2], [0]])
+        XCTAssertEqual(lookup.bias.scalars, [0, 0, 0])
+        let oneHot = Tensor(shape: [1, 4, 4], scalars: [1, 0, 0, 0,  0, 1, 0, 0,  0, 0, 1, 0,  0, 0, 0, 1])
+        let expected: [Float] = [0, 0, 0,  1.2, 1.3, 1.4,  0.45, 0.55, 0.65,  0, 0.1, 0.2]
+        for (got, want) in zip(lookup(oneHot).scalars, expected) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+        // A distribution over words gives the mix of their embeddings.
+        let mixed = lookup(Tensor(shape: [1, 1, 4], scalars: [0.1, 0.6, 0, 0.3])).scalars
+        for (j, got) in mixed.enumerated() { XCTAssertEqual(got, 0.6 * expected[3 + j] + 0.3 * expected[9 + j], accuracy: 1e-6) }
+    }
+
     func testTokensPerFeatureSplitsTheLastLinearIntoConsecutiveTokens() throws {
         var options = ConnectorOptions(); options.tokensPerFeature = 3
         let wide = try XCTUnwrap(try ConnectorRegistry.make("mlp2x_gelu", options: options, inputDim: 6, outputDim: 5) as? MLPGELUConnector)

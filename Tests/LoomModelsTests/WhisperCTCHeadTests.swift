@@ -23,10 +23,35 @@ final class WhisperCTCHeadTests: XCTestCase {
         hidden.requiresGradient = true
         let out = try head().wordFeatures(hidden, slots: 3)
         XCTAssertEqual(out.shape, [2, 3, 2])
+        // "red" (mean of [2, 0] and [4, 1]), "circle", a zero row.
         XCTAssertEqual(out.scalars, [3, 0.5, 0, 3, 0, 0,   0, 0, 0, 0, 0, 0])
         sum(out).backward()
         // d/dhidden: ½ on each "red" frame, 1 on the "circle" frame, 0 elsewhere.
         XCTAssertEqual(hidden.grad?.scalars, [0, 0, 0.5, 0.5, 0.5, 0.5, 0, 0, 1, 1] + [Float](repeating: 0, count: 10))
+    }
+
+    func testPosteriorFeaturesAreTheMeanOfTheWordsFrameProbabilities() throws {
+        let frames: [[Float]] = [[0, 0], [2, 0], [4, 1], [0, 0], [0, 3]]
+        let hidden = Tensor(shape: [1, 5, 2], scalars: frames.flatMap { $0 })
+        let head = head()
+        let out = try head.wordFeatures(hidden, slots: 3, feature: .posterior)
+        XCTAssertEqual(out.shape, [1, 3, 3])
+        // Softmax of the logits (blank, red, circle) = (0.5, x₀, x₁) per frame, in Double.
+        func probabilities(_ f: [Float]) -> [Double] {
+            let logits = [0.5, Double(f[0]), Double(f[1])], m = logits.max()!
+            let e = logits.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
+            return e.map { $0 / z }
+        }
+        let red = zip(probabilities(frames[1]), probabilities(frames[2])).map { ($0 + $1) / 2 }
+        let expected = red + probabilities(frames[4]) + [0, 0, 0]
+        for (got, want) in zip(out.scalars, expected) { XCTAssertEqual(Double(got), want, accuracy: 1e-6) }
+        // A word's row is a distribution; the empty slot's is zero.
+        XCTAssertEqual(out.scalars[0..<3].reduce(0, +), 1, accuracy: 1e-6)
+        let encoder = WhisperEncoder(try WhisperConfig(dModel: 2, encoderLayers: 1, encoderAttentionHeads: 1, encoderFfnDim: 4, maxSourcePositions: 5))
+        let audio = WhisperAudioEncoder(encoder: encoder, ctcHead: head, wordSlots: 3, wordFeature: .posterior)
+        XCTAssertEqual(audio.featureDimension, 3)
+        XCTAssertEqual(audio.featureVocabulary, [nil, "red", "circle"])
+        XCTAssertNil(WhisperAudioEncoder(encoder: encoder, ctcHead: head, wordSlots: 3).featureVocabulary, "hidden features are no distribution")
     }
 
     func testMoreWordsThanSlotsIsAnError() {

@@ -104,6 +104,21 @@ final class TokenizerParityTests: XCTestCase {
         XCTAssertNil(llama.tokenToId("definitely not a token"))
     }
 
+    /// A word's ids inside a sentence carry the tokenizer's own word-start mark (byte-level BPE's "Ġ",
+    /// SentencePiece's "▁"), and end any sentence that ends with the word.
+    func testWordIdsInASentence() throws {
+        for (name, mark) in [("gpt2_bytelevel", "Ġ"), ("llama2_sentencepiece", "▁")] {
+            let tokenizer = try TokenizerFixture.tokenizer(name)
+            for word in ["circle", "hello", "diamond", "yellow"] {
+                let ids = tokenizer.idsInSentence(word: word)
+                XCTAssertFalse(ids.isEmpty)
+                XCTAssertTrue(tokenizer.idToToken(ids[0])?.hasPrefix(mark) ?? false, "\(name) \(word): \(ids.map { tokenizer.idToToken($0) ?? "?" })")
+                let sentence = tokenizer.encode("where is the " + word, addSpecialTokens: false)
+                XCTAssertEqual(Array(sentence.suffix(ids.count)), ids, "\(name) \(word)")
+            }
+        }
+    }
+
     func testEncodeBatchEqualsEncode() throws {
         let texts = try TokenizerFixture.corpus("test")
         let tokenizer = try TokenizerFixture.tokenizer("qwen2_split")

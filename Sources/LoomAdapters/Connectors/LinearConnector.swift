@@ -15,6 +15,28 @@ public final class LinearConnector: Module, Connector {
     public func callAsFunction(_ features: Tensor) -> Tensor { linear(features, weight: weight, bias: bias) }
 
     public func outputTokenCount(inputTokens: Int) -> Int { inputTokens }
+
+    /// Makes the projection a lookup of the language model's word embeddings, for features that are
+    /// probabilities over words (CTC posteriors, as LegoSLM reads them): column c becomes the mean of
+    /// the rows `tokenIds[c]` of `embeddings` [V, D_lm] (a zero column for an empty list, as for CTC's
+    /// blank), the bias zero. A one-hot feature then maps to exactly the embedding of its word, so the
+    /// language model reads a heard word as it reads the written one from the first step on.
+    public func initializeAsLookup(embeddings: Tensor, tokenIds: [[Int]]) {
+        let (classes, width) = (weight.shape[1], weight.shape[0])
+        precondition(tokenIds.count == classes, "a lookup needs token ids for each of the \(classes) input features, got \(tokenIds.count)")
+        precondition(embeddings.rank == 2 && embeddings.shape[1] == width,
+                     "embeddings must be [vocabulary, \(width)], got \(embeddings.shape)")
+        let table = embeddings.contiguous().scalars
+        var columns = [Float](repeating: 0, count: width * classes)
+        for (c, ids) in tokenIds.enumerated() {
+            for id in ids {
+                precondition((0..<embeddings.shape[0]).contains(id), "token id \(id) is outside the embedding table")
+                for j in 0..<width { columns[j * classes + c] += table[id * width + j] / Float(ids.count) }
+            }
+        }
+        weight.withUnsafeMutableBufferPointer { w in for i in w.indices { w[i] = columns[i] } }
+        bias.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] = 0 } }
+    }
 }
 
 /// LLaVA's `mlp{N}x_gelu` projector: Linear, then (N−1) × [GELU, Linear]. Keys follow the original

@@ -32,31 +32,44 @@ public final class CLIPImageEncoder: Module, ModalityEncoder {
 
 /// A Whisper encoder as an audio encoder: input_features [B, mels, frames] → [B, frames/2, D]; or,
 /// with a CTC head and a slot count (the audio modality's `ctc_words`), one feature per spoken word
-/// (the mean of the frames the head emits it on) in `wordSlots` rows, zero rows after the last word.
+/// (the mean over the frames the head emits it on of the hidden state, or with `wordFeature`
+/// `.posterior` of the head's class probabilities) in `wordSlots` rows, zero rows after the last word.
 public final class WhisperAudioEncoder: Module, ModalityEncoder {
     public let encoder: WhisperEncoder
     /// Not a child: it is part of the frozen feature selection, not of the model's checkpoint keys.
     public let ctcHead: WhisperCTCHead?
     public let wordSlots: Int?
+    public let wordFeature: WhisperCTCHead.WordFeature
 
-    public init(encoder: WhisperEncoder, ctcHead: WhisperCTCHead? = nil, wordSlots: Int? = nil) {
+    public init(encoder: WhisperEncoder, ctcHead: WhisperCTCHead? = nil, wordSlots: Int? = nil,
+                wordFeature: WhisperCTCHead.WordFeature = .hidden) {
         precondition((ctcHead == nil) == (wordSlots == nil), "word features need both a CTC head and a slot count")
         precondition(wordSlots.map { $0 > 0 } ?? true, "word slots must be positive")
         precondition(ctcHead.map { $0.words.weight.shape[1] == encoder.config.dModel } ?? true, "the CTC head reads d_model features")
         self.encoder = encoder
         self.ctcHead = ctcHead
         self.wordSlots = wordSlots
+        self.wordFeature = wordFeature
     }
 
     public override var children: [(key: String, module: Module)] { [("encoder", encoder)] }
 
-    public var featureDimension: Int { encoder.config.dModel }
+    public var featureDimension: Int {
+        if let ctcHead, wordFeature == .posterior { return ctcHead.vocabulary.count }
+        return encoder.config.dModel
+    }
 
     public func featureTokenCount(inputShape: [Int]) -> Int { wordSlots ?? encoder.config.maxSourcePositions }
+
+    /// With `.posterior` word features: the head's classes, the blank as nil.
+    public var featureVocabulary: [String?]? {
+        guard let ctcHead, wordFeature == .posterior else { return nil }
+        return [nil] + ctcHead.vocabulary.dropFirst().map { Optional($0) }
+    }
 
     public func encode(_ inputs: Tensor) throws -> Tensor {
         let hidden = try encoder(inputs)
         guard let ctcHead, let wordSlots else { return hidden }
-        return try ctcHead.wordFeatures(hidden, slots: wordSlots)
+        return try ctcHead.wordFeatures(hidden, slots: wordSlots, feature: wordFeature)
     }
 }

@@ -11,6 +11,13 @@ public protocol ModalityEncoder: Module {
     func featureTokenCount(inputShape: [Int]) -> Int
     /// [B, …] → [B, N, D]
     func encode(_ inputs: Tensor) throws -> Tensor
+    /// When each feature is a probability distribution over words (D entries, as CTC posteriors are):
+    /// the word of each entry, nil for an entry that is no word (CTC's blank). Nil otherwise.
+    var featureVocabulary: [String?]? { get }
+}
+
+extension ModalityEncoder {
+    public var featureVocabulary: [String?]? { nil }
 }
 
 /// Everything Loom needs to know about a modality: its name and placeholder, how to turn a file into

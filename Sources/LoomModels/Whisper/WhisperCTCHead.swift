@@ -48,13 +48,23 @@ public final class WhisperCTCHead: Module {
                                     to: URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName).path)
     }
 
-    /// One feature per word the head emits, in order, in `slots` rows: the mean of the word's frames
-    /// (a run of frames whose best class is that word), then zero rows. [B, P, D] → [B, slots, D].
-    /// Differentiable in `hidden` (a batched product with the frame-averaging weights). Throws when a
-    /// clip has more words than slots.
-    public func wordFeatures(_ hidden: Tensor, slots: Int) throws -> Tensor {
+    /// What `wordFeatures` averages over a word's frames.
+    public enum WordFeature: String, Sendable {
+        /// The encoder's hidden states (d_model wide).
+        case hidden
+        /// The head's class probabilities (blank and words; `vocabulary.count` wide), as LegoSLM
+        /// feeds a language model CTC posteriors: a connector then learns one vector per word.
+        case posterior
+    }
+
+    /// One feature per word the head emits, in order, in `slots` rows: for each word the mean over its
+    /// frames (a run of frames whose best class is that word) of `feature`, then zero rows.
+    /// [B, P, D] → [B, slots, D or V]. Differentiable in `hidden` (a batched product with the
+    /// frame-averaging weights). Throws when a clip has more words than slots.
+    public func wordFeatures(_ hidden: Tensor, slots: Int, feature: WordFeature = .hidden) throws -> Tensor {
         let (b, p) = (hidden.shape[0], hidden.shape[1])
-        let segments = withoutGradients { ctcGreedySegments(scores: self(hidden)) }
+        let scores = self(hidden)
+        let segments = withoutGradients { ctcGreedySegments(scores: scores) }
         var weights = [Float](repeating: 0, count: b * slots * p)
         for (i, words) in segments.enumerated() {
             guard words.count <= slots else {
@@ -65,6 +75,7 @@ public final class WhisperCTCHead: Module {
                 for f in word.frames { weights[(i * slots + slot) * p + f] = w }
             }
         }
-        return matmul(Tensor(shape: [b, slots, p], scalars: weights), hidden)
+        let frames = feature == .hidden ? hidden : softmax(scores, axis: -1)
+        return matmul(Tensor(shape: [b, slots, p], scalars: weights), frames)
     }
 }

@@ -10,7 +10,9 @@ import LoomTensor
 ///   LLaVA-1.5's image_aspect_ratio "pad");
 /// - audio: a Whisper folder; the encoder's frame count decides the feature length, or option
 ///   `ctc_words` (N) gives one feature per spoken word, in N slots, from the folder's CTC head
-///   (`ctc_head.safetensors`, as Loom's speech pretraining publishes it).
+///   (`ctc_head.safetensors`, as Loom's speech pretraining publishes it); with it, `ctc_feature`
+///   picks what a word's feature is: `hidden` (the encoder's frames, the default) or `posterior`
+///   (the head's class probabilities).
 public enum BuiltinModalities {
     public static func register() {
         ModalityRegistry.register(ModalityKind(
@@ -26,7 +28,7 @@ public enum BuiltinModalities {
                                         keepsCLS: try bool(options["keep_cls"], "keep_cls", default: false))
             }))
         ModalityRegistry.register(ModalityKind(
-            name: "audio", placeholder: Placeholder.audio.text, optionNames: ["ctc_words"],
+            name: "audio", placeholder: Placeholder.audio.text, optionNames: ["ctc_words", "ctc_feature"],
             makeProcessor: { folder, _ in
                 let extractor = try WhisperFeatureExtractor(preprocessorConfig: URL(fileURLWithPath: folder).appendingPathComponent("preprocessor_config.json"))
                 let config = try WhisperConfig.decode(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json"))
@@ -34,11 +36,18 @@ public enum BuiltinModalities {
             },
             loadEncoder: { folder, options in
                 let encoder = try WhisperEncoder.load(directory: folder)
-                guard options["ctc_words"] != nil else { return WhisperAudioEncoder(encoder: encoder) }
+                guard options["ctc_words"] != nil else {
+                    guard options["ctc_feature"] == nil else { throw RecipeError("option ctc_feature needs ctc_words") }
+                    return WhisperAudioEncoder(encoder: encoder)
+                }
                 let slots = try int(options["ctc_words"], "ctc_words", default: 0)
                 guard slots > 0 else { throw RecipeError("option ctc_words must be positive, got \(slots)") }
+                let name = options["ctc_feature"] ?? "hidden"
+                guard let feature = WhisperCTCHead.WordFeature(rawValue: name) else {
+                    throw RecipeError("option ctc_feature must be hidden or posterior, got \"\(name)\"")
+                }
                 return WhisperAudioEncoder(encoder: encoder, ctcHead: try WhisperCTCHead.load(directory: folder, dModel: encoder.config.dModel),
-                                           wordSlots: slots)
+                                           wordSlots: slots, wordFeature: feature)
             }))
     }
 

@@ -40,7 +40,8 @@ public final class TrainingRun {
             var rng = RandomGenerator(seed: recipe.stages[0].seed &+ 0x5EED)
             lm.initializeParameters(std: 0.02, generator: &rng)
         }
-        tokenizer = try Tokenizer(directory: URL(fileURLWithPath: recipe.tokenizer ?? recipe.languageModel))
+        let tokenizer = try Tokenizer(directory: URL(fileURLWithPath: recipe.tokenizer ?? recipe.languageModel))
+        self.tokenizer = tokenizer
         var bindings: [ModalityBinding] = []
         var processors: [String: DataLoader.MediaLoader] = [:]
         var rng = RandomGenerator(seed: recipe.stages[0].seed)
@@ -53,6 +54,11 @@ public final class TrainingRun {
                                                        inputDim: encoder.featureDimension, outputDim: lm.config.hiddenSize)
             connector.initializeParameters(std: 0.02, generator: &rng)
             (connector as? OutputScaledConnector)?.matchOutputScale(toEmbeddings: lm.model.embedTokens.weight)
+            // A linear connector over word probabilities starts as the LM's embeddings of the words.
+            if let vocabulary = encoder.featureVocabulary, let lookup = connector as? LinearConnector {
+                lookup.initializeAsLookup(embeddings: lm.model.embedTokens.weight,
+                                          tokenIds: vocabulary.map { $0.map(tokenizer.idsInSentence(word:)) ?? [] })
+            }
             bindings.append(ModalityBinding(name: name, placeholder: kind.placeholder, encoder: encoder, connector: connector))
             let process = try kind.makeProcessor(spec.encoder, spec.options)
             processors[name] = { file in try process(file) }
