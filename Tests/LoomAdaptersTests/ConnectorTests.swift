@@ -101,7 +101,10 @@ final class ConnectorTests: XCTestCase {
         lookup.initializeParameters(std: 0.5, generator: &rng)
         // Embedding rows 0…4; features: blank (no tokens), one-token word, two-token word, one-token word.
         let embeddings = Tensor(shape: [5, 3], scalars: (0..<15).map { Float($0) / 10 })
-        lookup.initializeAsLookup(embeddings: embeddings, tokenIds: [[], [4], [1, 2], [0]])
+        XCTAssertThrowsError(try lookup.initializeAsLookup(embeddings: embeddings, tokenIds: [[], [5], [1], [0]])) { error in
+            XCTAssert("\(error)".contains("token id 5") && "\(error)".contains("5 embeddings"), "\(error)")
+        }
+        try lookup.initializeAsLookup(embeddings: embeddings, tokenIds: [[], [4], [1, 2], [0]])
         XCTAssertEqual(lookup.bias.scalars, [0, 0, 0])
         let oneHot = Tensor(shape: [1, 4, 4], scalars: [1, 0, 0, 0,  0, 1, 0, 0,  0, 0, 1, 0,  0, 0, 0, 1])
         let expected: [Float] = [0, 0, 0,  1.2, 1.3, 1.4,  0.45, 0.55, 0.65,  0, 0.1, 0.2]

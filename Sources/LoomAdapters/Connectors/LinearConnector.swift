@@ -20,17 +20,20 @@ public final class LinearConnector: Module, Connector {
     /// probabilities over words (CTC posteriors, as LegoSLM reads them): column c becomes the mean of
     /// the rows `tokenIds[c]` of `embeddings` [V, D_lm] (a zero column for an empty list, as for CTC's
     /// blank), the bias zero. A one-hot feature then maps to exactly the embedding of its word, so the
-    /// language model reads a heard word as it reads the written one from the first step on.
-    public func initializeAsLookup(embeddings: Tensor, tokenIds: [[Int]]) {
+    /// language model reads a heard word as it reads the written one from the first step on. Throws
+    /// when a token id is outside the table (a tokenizer with more tokens than the model's embeddings).
+    public func initializeAsLookup(embeddings: Tensor, tokenIds: [[Int]]) throws {
         let (classes, width) = (weight.shape[1], weight.shape[0])
         precondition(tokenIds.count == classes, "a lookup needs token ids for each of the \(classes) input features, got \(tokenIds.count)")
         precondition(embeddings.rank == 2 && embeddings.shape[1] == width,
                      "embeddings must be [vocabulary, \(width)], got \(embeddings.shape)")
+        if let id = tokenIds.joined().first(where: { !(0..<embeddings.shape[0]).contains($0) }) {
+            throw ConnectorError("token id \(id) is outside the language model's \(embeddings.shape[0]) embeddings: the tokenizer does not match the model")
+        }
         let table = embeddings.contiguous().scalars
         var columns = [Float](repeating: 0, count: width * classes)
         for (c, ids) in tokenIds.enumerated() {
             for id in ids {
-                precondition((0..<embeddings.shape[0]).contains(id), "token id \(id) is outside the embedding table")
                 for j in 0..<width { columns[j * classes + c] += table[id * width + j] / Float(ids.count) }
             }
         }

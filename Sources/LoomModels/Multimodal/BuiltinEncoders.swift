@@ -54,10 +54,7 @@ public final class WhisperAudioEncoder: Module, ModalityEncoder {
 
     public override var children: [(key: String, module: Module)] { [("encoder", encoder)] }
 
-    public var featureDimension: Int {
-        if let ctcHead, wordFeature == .posterior { return ctcHead.vocabulary.count }
-        return encoder.config.dModel
-    }
+    public var featureDimension: Int { featureVocabulary?.count ?? encoder.config.dModel }
 
     public func featureTokenCount(inputShape: [Int]) -> Int { wordSlots ?? encoder.config.maxSourcePositions }
 

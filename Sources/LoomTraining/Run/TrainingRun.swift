@@ -56,7 +56,7 @@ public final class TrainingRun {
             (connector as? OutputScaledConnector)?.matchOutputScale(toEmbeddings: lm.model.embedTokens.weight)
             // A linear connector over word probabilities starts as the LM's embeddings of the words.
             if let vocabulary = encoder.featureVocabulary, let lookup = connector as? LinearConnector {
-                lookup.initializeAsLookup(embeddings: lm.model.embedTokens.weight,
+                try lookup.initializeAsLookup(embeddings: lm.model.embedTokens.weight,
                                           tokenIds: vocabulary.map { $0.map(tokenizer.idsInSentence(word:)) ?? [] })
             }
             bindings.append(ModalityBinding(name: name, placeholder: kind.placeholder, encoder: encoder, connector: connector))
