@@ -195,6 +195,67 @@ final class ConnectorTests: XCTestCase {
             }
         }
     }
+
+    /// An encoder that fills its rows with fewer real features (the words heard in a clip) reports
+    /// how many: the slots after them are off in the attention mask, and what the language model
+    /// computes at every other position does not depend on those rows.
+    func testSlotsAfterAnEncodersRealFeaturesAreLeftOutOfAttention() throws {
+        let config = try tinyLlamaConfig()
+        let lengths = [5, 2]
+        let expected: [String: [Int]] = ["linear": [5, 2], "mlp2x_gelu+tokens_per_feature": [15, 6], "frame_stack": [2, 1],
+                                         "avg_pool": [3, 1], "perceiver": [3, 3]]
+        for (name, connector) in try Self.connectors(inputDim: 6, outputDim: config.hiddenSize) {
+            var rng = RandomGenerator(seed: 5)
+            let lm = try LlamaForCausalLM(config)
+            lm.initializeParameters(std: 0.2, generator: &rng)
+            connector.initializeParameters(std: 0.1, generator: &rng)
+            let model = MultimodalLM(languageModel: lm, modalities: [
+                ModalityBinding(name: "probe", placeholder: "<probe>", encoder: PrefixEncoder(dim: 6, lengths: lengths), connector: connector)])
+            // Two samples: [BOS, M probe slots, 3 text tokens], the second padded by one.
+            let m = connector.outputTokenCount(inputTokens: 7)
+            let t = 1 + m + 3
+            var ids: [Int] = [], slots: [Int] = []
+            for b in 0..<2 {
+                ids += [1] + [Int](repeating: 0, count: m) + [4 + b, 9, 2]
+                slots += (0..<m).map { b * t + 1 + $0 }
+            }
+            var padding = [Bool](repeating: true, count: 2 * t)
+            padding[2 * t - 1] = false
+            let inputs = Tensor.randomNormal([2, 7, 6], generator: &rng)
+            let (_, mask) = try model.inputs(inputIds: IntTensor(shape: [2, t], scalars: ids), media: [("probe", inputs, slots)],
+                                             attentionMask: padding)
+            let kept = lengths.map { connector.outputTokenCount(coveringInputs: $0, of: 7) }
+            if let want = expected[name] { XCTAssertEqual(kept, want, name) }
+            var want = padding
+            for b in 0..<2 { for j in kept[b]..<m { want[b * t + 1 + j] = false } }
+            XCTAssertEqual(mask, want, name)
+            guard name == "linear" || name == "mlp2x_gelu+tokens_per_feature" else { continue }
+            // Token j reads input row j alone: new values in the rows after the real ones change nothing
+            // the language model computes at a position it attends to.
+            var changed = inputs.scalars
+            for b in 0..<2 { for row in lengths[b]..<7 { for c in 0..<6 { changed[(b * 7 + row) * 6 + c] += 3 } } }
+            let media = { (x: Tensor) in [(name: "probe", inputs: x, slots: slots)] }
+            let before = try model.logits(inputIds: IntTensor(shape: [2, t], scalars: ids), media: media(inputs), attentionMask: padding).scalars
+            let after = try model.logits(inputIds: IntTensor(shape: [2, t], scalars: ids), media: media(Tensor(shape: [2, 7, 6], scalars: changed)),
+                                         attentionMask: padding).scalars
+            let v = config.vocabSize
+            for position in 0..<(2 * t) where want[position] {
+                XCTAssertEqual(Array(before[(position * v)..<((position + 1) * v)]), Array(after[(position * v)..<((position + 1) * v)]),
+                               "\(name): position \(position)")
+            }
+            XCTAssertNotEqual(before, after, "\(name): the changed rows reach the masked slots")
+        }
+    }
+}
+
+/// Reports the first `lengths[i]` rows of input i as its real features.
+final class PrefixEncoder: Module, ModalityEncoder {
+    let dim: Int, lengths: [Int]
+    init(dim: Int, lengths: [Int]) { self.dim = dim; self.lengths = lengths }
+    var featureDimension: Int { dim }
+    func featureTokenCount(inputShape: [Int]) -> Int { inputShape[0] }
+    func encode(_ inputs: Tensor) throws -> Tensor { inputs }
+    func encodeWithLengths(_ inputs: Tensor) throws -> (features: Tensor, lengths: [Int]?) { (inputs, lengths) }
 }
 
 /// Passes features through: the connector sees the raw inputs.

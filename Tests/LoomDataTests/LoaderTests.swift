@@ -76,6 +76,40 @@ final class LoaderTests: XCTestCase {
         XCTAssertGreaterThan(itemsSeen, 1)
     }
 
+    /// `Batch.rows`: chosen samples in the chosen order, padded to the longest of them alone.
+    func testRowsAreTheirSamplesPaddedToTheLongest() throws {
+        let loader = try DataLoader(samples: try samples(6), collator: collator, mediaLoaders: ["image": imageLoader()],
+                                    options: .init(batchSize: 6, seed: 3))
+        let batch = try XCTUnwrap(loader.batches(from: DataPosition()).nextBatch())
+        let lengths = batch.realLengths
+        XCTAssertGreaterThan(Set(lengths).count, 1, "the fixture's samples differ in length")
+        for rows in [[4, 1], [0, 2, 5], [3]] {
+            let piece = batch.rows(rows)
+            let width = rows.map { lengths[$0] }.max()!
+            XCTAssertEqual(piece.inputIds.shape, [rows.count, width])
+            XCTAssertEqual(piece.sampleIds, rows.map { batch.sampleIds[$0] })
+            XCTAssertEqual(piece.supervisedCount, rows.map { batch.sample($0).supervisedCount }.reduce(0, +))
+            var items = 0
+            for (position, b) in rows.enumerated() {
+                let one = batch.sample(b)
+                let row = position * width
+                XCTAssertEqual(Array(piece.inputIds.scalars[row..<(row + lengths[b])]), one.inputIds.scalars)
+                XCTAssertEqual(Array(piece.labels.scalars[row..<(row + lengths[b])]), one.labels.scalars)
+                XCTAssertEqual(Array(piece.attentionMask[row..<(row + width)]),
+                               [Bool](repeating: true, count: lengths[b]) + [Bool](repeating: false, count: width - lengths[b]))
+                XCTAssertTrue(piece.labels.scalars[(row + lengths[b])..<(row + width)].allSatisfy { $0 == -100 })
+                guard let mine = one.media["image"] else { continue }
+                let theirs = try XCTUnwrap(piece.media["image"])
+                let count = mine.inputs.shape[0]
+                XCTAssertEqual(Array(theirs.slots[(items * 4)..<((items + count) * 4)]), mine.slots.map { $0 + row })
+                XCTAssertEqual(theirs.inputs.sliced(axis: 0, items..<(items + count)).scalars, mine.inputs.scalars)
+                XCTAssertEqual(Array(theirs.files[items..<(items + count)]), mine.files)
+                items += count
+            }
+            XCTAssertEqual(piece.media["image"]?.inputs.shape[0] ?? 0, items)
+        }
+    }
+
     func testTruncationNeverCutsAMediaSpan() throws {
         let short = Collator(tokensPerItem: ["image": 4], placeholders: [.image], maxLength: 6, padTokenId: 0)
         let sample = TokenizedSample(id: "x", ids: [1, 5, -200, 6, 7, -200, 8], labels: [-100, 5, -100, 6, 7, -100, 8],

@@ -21,7 +21,8 @@ final class WhisperCTCHeadTests: XCTestCase {
         let silent = [[Float]](repeating: [0.1, 0.2], count: 5)
         let hidden = Tensor(shape: [2, 5, 2], scalars: (frames + silent).flatMap { $0 })
         hidden.requiresGradient = true
-        let out = try head().wordFeatures(hidden, slots: 3)
+        let (out, counts) = try head().wordFeaturesAndCounts(hidden, slots: 3)
+        XCTAssertEqual(counts, [2, 0])
         XCTAssertEqual(out.shape, [2, 3, 2])
         // "red" (mean of [2, 0] and [4, 1]), "circle", a zero row.
         XCTAssertEqual(out.scalars, [3, 0.5, 0, 3, 0, 0,   0, 0, 0, 0, 0, 0])

@@ -221,9 +221,15 @@ final class TrainingParityTests: XCTestCase {
 
     func testStage2LoRAMatchesPyTorch() throws { try replay("stage2_lora") }
 
-    func replay(_ name: String) throws {
+    /// `length_group_size`: each micro-batch of three runs as a piece of two and a piece of one, each
+    /// padded to its own longest sample; every step still matches PyTorch's whole-batch step.
+    func testStage2InLengthGroupsMatchesPyTorch() throws { try replay("stage2_full", lengthGroupSize: 2) }
+
+    func replay(_ name: String, lengthGroupSize: Int? = nil) throws {
         let (manifest, stages) = try loadManifest()
-        let run = try XCTUnwrap(manifest.runs[name]), stage = try XCTUnwrap(stages[name])
+        let run = try XCTUnwrap(manifest.runs[name])
+        var stage = try XCTUnwrap(stages[name])
+        stage.lengthGroupSize = lengthGroupSize
         let parity = try Self.fixtures.appendingPathComponent("parity")
         let inputs = try SafetensorsFile(path: parity.appendingPathComponent("inputs.safetensors").path)
         let pixels = Dictionary(uniqueKeysWithValues: try inputs.names.map { ($0, try inputs.tensor($0)) })

@@ -53,4 +53,9 @@ public final class AveragePoolConnector: Module, Connector {
     }
 
     public func outputTokenCount(inputTokens: Int) -> Int { inputTokens / pool }
+
+    /// A window with any real frame counts.
+    public func outputTokenCount(coveringInputs real: Int, of total: Int) -> Int {
+        min((real + pool - 1) / pool, outputTokenCount(inputTokens: total))
+    }
 }

@@ -8,6 +8,14 @@ public protocol Connector: Module {
     func callAsFunction(_ features: Tensor) -> Tensor
     /// M for an input of N tokens (how many slots a placeholder expands to).
     func outputTokenCount(inputTokens: Int) -> Int
+    /// How many leading output tokens hold something of the first `real` of `total` input tokens (an
+    /// encoder that fills fixed rows with fewer features, such as the words heard in a clip): the
+    /// rest are left out of attention. Default: `outputTokenCount(inputTokens: real)`.
+    func outputTokenCount(coveringInputs real: Int, of total: Int) -> Int
+}
+
+extension Connector {
+    public func outputTokenCount(coveringInputs real: Int, of total: Int) -> Int { outputTokenCount(inputTokens: real) }
 }
 
 /// A connector that may end in an RMSNorm over each output token (option `output_norm`). Loom sets

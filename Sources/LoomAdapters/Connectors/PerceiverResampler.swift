@@ -107,4 +107,7 @@ public final class PerceiverResampler: Module, Connector {
     }
 
     public func outputTokenCount(inputTokens: Int) -> Int { latents.shape[0] }
+
+    /// Every latent reads every input token.
+    public func outputTokenCount(coveringInputs real: Int, of total: Int) -> Int { latents.shape[0] }
 }

@@ -23,24 +23,47 @@ public struct Batch {
 
     /// Sample `b` alone, as a batch of one without padding: its tokens, labels and media items, the
     /// slots renumbered. (What the trainer's reproducible mode feeds the model sample by sample.)
-    public func sample(_ b: Int) -> Batch {
-        precondition((0..<batchSize).contains(b), "sample \(b) of a batch of \(batchSize)")
-        let row = b * length
-        // Right padding: the real tokens (and media slots) come first.
-        let kept = attentionMask[row..<(row + length)].prefix { $0 }.count
-        var media: [String: MediaBatch] = [:]
-        for (modality, items) in self.media {
-            let perItem = items.tokensPerItem
-            let mine = (0..<(perItem == 0 ? 0 : items.slots.count / perItem)).filter { items.slots[$0 * perItem] / length == b }
-            guard let first = mine.first, let last = mine.last else { continue }
-            media[modality] = MediaBatch(inputs: items.inputs.sliced(axis: 0, first..<(last + 1)).contiguous(),
-                                         slots: items.slots[(first * perItem)..<((last + 1) * perItem)].map { $0 - row },
-                                         tokensPerItem: perItem, files: Array(items.files[first...last]))
+    public func sample(_ b: Int) -> Batch { rows([b]) }
+
+    /// Real tokens (and media slots) of each sample: right padding, so they come first.
+    public var realLengths: [Int] {
+        (0..<batchSize).map { b in attentionMask[(b * length)..<((b + 1) * length)].prefix { $0 }.count }
+    }
+
+    /// The samples `rows` (in that order) as a batch padded to the longest of them alone: their
+    /// tokens, labels and media items, the slots renumbered.
+    public func rows(_ rows: [Int]) -> Batch {
+        precondition(!rows.isEmpty && rows.allSatisfy { (0..<batchSize).contains($0) }, "rows \(rows) of a batch of \(batchSize)")
+        let lengths = realLengths
+        let width = rows.map { lengths[$0] }.max()!
+        var ids: [Int] = [], labelValues: [Int] = [], mask: [Bool] = []
+        for b in rows {
+            let row = b * length
+            ids += inputIds.scalars[row..<(row + width)]
+            labelValues += labels.scalars[row..<(row + width)]
+            mask += attentionMask[row..<(row + width)]
         }
-        return Batch(inputIds: IntTensor(shape: [1, kept], scalars: Array(inputIds.scalars[row..<(row + kept)])),
-                     labels: IntTensor(shape: [1, kept], scalars: Array(labels.scalars[row..<(row + kept)])),
-                     attentionMask: [Bool](repeating: true, count: kept), media: media,
-                     sampleIds: sampleIds.indices.contains(b) ? [sampleIds[b]] : [], truncatedCount: 0)
+        var media: [String: MediaBatch] = [:]
+        for (modality, items) in self.media where items.tokensPerItem > 0 {
+            let perItem = items.tokensPerItem
+            var picked: [Int] = [], slots: [Int] = []
+            for (position, b) in rows.enumerated() {
+                for item in 0..<(items.slots.count / perItem) where items.slots[item * perItem] / length == b {
+                    picked.append(item)
+                    slots += items.slots[(item * perItem)..<((item + 1) * perItem)].map { $0 - b * length + position * width }
+                }
+            }
+            guard !picked.isEmpty else { continue }
+            let first = picked[0]
+            let inputs = picked == Array(first..<(first + picked.count))
+                ? items.inputs.sliced(axis: 0, first..<(first + picked.count)).contiguous()
+                : concat(picked.map { items.inputs.sliced(axis: 0, $0..<($0 + 1)) }, axis: 0)
+            media[modality] = MediaBatch(inputs: inputs, slots: slots, tokensPerItem: perItem, files: picked.map { items.files[$0] })
+        }
+        return Batch(inputIds: IntTensor(shape: [rows.count, width], scalars: ids),
+                     labels: IntTensor(shape: [rows.count, width], scalars: labelValues),
+                     attentionMask: mask, media: media, sampleIds: rows.compactMap { sampleIds.indices.contains($0) ? sampleIds[$0] : nil },
+                     truncatedCount: 0)
     }
 }
 

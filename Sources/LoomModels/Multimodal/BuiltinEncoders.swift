@@ -64,9 +64,13 @@ public final class WhisperAudioEncoder: Module, ModalityEncoder {
         return [nil] + ctcHead.vocabulary.dropFirst().map { Optional($0) }
     }
 
-    public func encode(_ inputs: Tensor) throws -> Tensor {
+    public func encode(_ inputs: Tensor) throws -> Tensor { try encodeWithLengths(inputs).features }
+
+    /// With word features, the lengths are the words heard in each clip.
+    public func encodeWithLengths(_ inputs: Tensor) throws -> (features: Tensor, lengths: [Int]?) {
         let hidden = try encoder(inputs)
-        guard let ctcHead, let wordSlots else { return hidden }
-        return try ctcHead.wordFeatures(hidden, slots: wordSlots, feature: wordFeature)
+        guard let ctcHead, let wordSlots else { return (hidden, nil) }
+        let words = try ctcHead.wordFeaturesAndCounts(hidden, slots: wordSlots, feature: wordFeature)
+        return (words.features, words.counts)
     }
 }

@@ -14,10 +14,14 @@ public protocol ModalityEncoder: Module {
     /// When each feature is a probability distribution over words (D entries, as CTC posteriors are):
     /// the word of each entry, nil for an entry that is no word (CTC's blank). Nil otherwise.
     var featureVocabulary: [String?]? { get }
+    /// `encode`, and for an encoder that fills its N rows with fewer features (the words heard in a
+    /// clip, then zero rows) how many leading rows of each input are real; nil when all N are.
+    func encodeWithLengths(_ inputs: Tensor) throws -> (features: Tensor, lengths: [Int]?)
 }
 
 extension ModalityEncoder {
     public var featureVocabulary: [String?]? { nil }
+    public func encodeWithLengths(_ inputs: Tensor) throws -> (features: Tensor, lengths: [Int]?) { (try encode(inputs), nil) }
 }
 
 /// Everything Loom needs to know about a modality: its name and placeholder, how to turn a file into
@@ -106,9 +110,15 @@ public final class ModalityBinding: Module {
     }
 
     /// Inputs [I, …] → LM embeddings [I, M, D_lm]. The encoder records no tape unless it trains.
-    public func embed(_ inputs: Tensor) throws -> Tensor {
+    public func embed(_ inputs: Tensor) throws -> Tensor { try embedWithLengths(inputs).tokens }
+
+    /// `embed`, and when the encoder reports real feature counts, how many leading tokens of each
+    /// input hold them (the rest are slots the language model should not attend to).
+    public func embedWithLengths(_ inputs: Tensor) throws -> (tokens: Tensor, lengths: [Int]?) {
         let encoderTrains = encoder.parameters.contains { $0.requiresGradient }
-        let features = encoderTrains ? try encoder.encode(inputs) : try withoutGradients { try encoder.encode(inputs) }
-        return connector(features)
+        let (features, lengths) = encoderTrains ? try encoder.encodeWithLengths(inputs)
+            : try withoutGradients { try encoder.encodeWithLengths(inputs) }
+        let total = features.shape[1]
+        return (connector(features), lengths?.map { connector.outputTokenCount(coveringInputs: $0, of: total) })
     }
 }

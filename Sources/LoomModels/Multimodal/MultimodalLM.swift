@@ -24,30 +24,43 @@ public final class MultimodalLM: Module {
     public func modality(_ name: String) -> ModalityBinding? { modalities.first { $0.name == name } }
 
     /// Input embeddings [B, T, D] with each modality's connector outputs written into its slots
-    /// (flat positions b·T + t, item-major, as the collator lays them out).
-    public func inputEmbeddings(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])]) throws -> Tensor {
+    /// (flat positions b·T + t, item-major, as the collator lays them out), and the attention mask
+    /// ([B·T], nil: every token real) with the slots an encoder left empty turned off (the rows after
+    /// the words heard in a clip: `ModalityEncoder.encodeWithLengths`).
+    public func inputs(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
+                       attentionMask: [Bool]?) throws -> (embeddings: Tensor, attentionMask: [Bool]?) {
         let (b, t) = (inputIds.shape[0], inputIds.shape[1])
         let embeddings = try languageModel.embed(inputIds)                        // [B, T, D]
         let d = embeddings.shape[2]
         var flat = embeddings.reshaped([b * t, d])                                // [B·T, D]
+        var mask = attentionMask
         for item in media {
             guard let binding = modality(item.name) else {
                 throw ModalityError("the batch has \(item.name) inputs but the model has no \(item.name) modality (it has: \(modalities.map(\.name).joined(separator: ", ")))")
             }
-            var tokens = try binding.embed(item.inputs)                           // [I, M, D]
+            var (tokens, lengths) = try binding.embedWithLengths(item.inputs)     // [I, M, D]
             if zeroedModalities.contains(item.name) { tokens = Tensor(zeros: tokens.shape) }
             let rows = tokens.reshaped([-1, d])
             guard rows.shape[0] == item.slots.count else {
                 throw ModalityError("\(item.name): the connector made \(rows.shape[0]) tokens for \(item.slots.count) slots (inputs \(describe(item.inputs.shape)))")
             }
             flat = try scatteringRows(flat, rows, at: item.slots)
+            if let lengths {
+                let m = tokens.shape[1]
+                var keep = mask ?? [Bool](repeating: true, count: b * t)
+                for (i, length) in lengths.enumerated() where length < m {
+                    for slot in item.slots[(i * m + length)..<((i + 1) * m)] { keep[slot] = false }
+                }
+                mask = keep
+            }
         }
-        return flat.reshaped([b, t, d])
+        return (flat.reshaped([b, t, d]), mask)
     }
 
     /// Logits [B, T, V].
     public func logits(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])], attentionMask: [Bool]?) throws -> Tensor {
-        languageModel.logits(embeddings: try inputEmbeddings(inputIds: inputIds, media: media), attentionMask: attentionMask)
+        let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
+        return languageModel.logits(embeddings: embeddings, attentionMask: mask)
     }
 
     /// Next-token cross-entropy: position t predicts labels[t+1]; −100 is ignored. `.mean` averages
@@ -55,7 +68,7 @@ public final class MultimodalLM: Module {
     /// accumulation over micro-batches).
     public func loss(inputIds: IntTensor, labels: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
                      attentionMask: [Bool]?, reduction: LossReduction = .mean) throws -> Tensor {
-        try languageModel.loss(embeddings: try inputEmbeddings(inputIds: inputIds, media: media), labels: labels,
-                               attentionMask: attentionMask, reduction: reduction)
+        let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
+        return try languageModel.loss(embeddings: embeddings, labels: labels, attentionMask: mask, reduction: reduction)
     }
 }

@@ -62,6 +62,11 @@ public final class WhisperCTCHead: Module {
     /// [B, P, D] → [B, slots, D or V]. Differentiable in `hidden` (a batched product with the
     /// frame-averaging weights). Throws when a clip has more words than slots.
     public func wordFeatures(_ hidden: Tensor, slots: Int, feature: WordFeature = .hidden) throws -> Tensor {
+        try wordFeaturesAndCounts(hidden, slots: slots, feature: feature).features
+    }
+
+    /// `wordFeatures` and the number of words of each clip (its leading rows that are not zero).
+    public func wordFeaturesAndCounts(_ hidden: Tensor, slots: Int, feature: WordFeature = .hidden) throws -> (features: Tensor, counts: [Int]) {
         let (b, p) = (hidden.shape[0], hidden.shape[1])
         let scores = self(hidden)
         let segments = withoutGradients { ctcGreedySegments(scores: scores) }
@@ -76,6 +81,6 @@ public final class WhisperCTCHead: Module {
             }
         }
         let frames = feature == .hidden ? hidden : softmax(scores, axis: -1)
-        return matmul(Tensor(shape: [b, slots, p], scalars: weights), frames)
+        return (matmul(Tensor(shape: [b, slots, p], scalars: weights), frames), segments.map(\.count))
     }
 }

@@ -58,11 +58,15 @@ public struct StageRecipe: Decodable {
     public var initFrom: String?
     /// Logging interval in optimizer steps.
     public var logEvery: Int
+    /// Run each micro-batch in pieces of at most this many samples, samples of similar length
+    /// together, so each piece is padded only to its own longest sample (nil: whole). The step's
+    /// gradient is the same: every piece's summed loss is divided by the step's supervised tokens.
+    public var lengthGroupSize: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
         case schedule, warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps", epochs, steps
-        case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", maxGradNorm = "max_grad_norm"
+        case batchSize = "batch_size", gradientAccumulation = "gradient_accumulation", lengthGroupSize = "length_group_size", maxGradNorm = "max_grad_norm"
         case reproducibleGradients = "reproducible_gradients", gradientCheckpointing = "gradient_checkpointing"
         case frozenWeightsBF16 = "frozen_weights_bf16"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
@@ -88,6 +92,7 @@ public struct StageRecipe: Decodable {
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 1
         gradientAccumulation = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulation) ?? 1
+        lengthGroupSize = try c.decodeIfPresent(Int.self, forKey: .lengthGroupSize)
         maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? 1
         reproducibleGradients = try c.decodeIfPresent(Bool.self, forKey: .reproducibleGradients) ?? false
         gradientCheckpointing = try c.decodeIfPresent(Bool.self, forKey: .gradientCheckpointing) ?? false
@@ -110,6 +115,7 @@ public struct StageRecipe: Decodable {
         guard learningRate > 0 else { throw RecipeError("\(stage).learning_rate must be positive, got \(learningRate)") }
         guard batchSize > 0 else { throw RecipeError("\(stage).batch_size must be positive, got \(batchSize)") }
         guard gradientAccumulation > 0 else { throw RecipeError("\(stage).gradient_accumulation must be positive") }
+        guard (lengthGroupSize ?? 1) > 0 else { throw RecipeError("\(stage).length_group_size must be positive, got \(lengthGroupSize ?? 0)") }
         guard (0...1).contains(warmupRatio) else { throw RecipeError("\(stage).warmup_ratio must be in [0, 1], got \(warmupRatio)") }
         guard epochs == nil || steps == nil else { throw RecipeError("\(stage): give epochs or steps, not both") }
         if let epochs, epochs <= 0 { throw RecipeError("\(stage).epochs must be positive") }
