@@ -53,24 +53,6 @@ final class LanguageModelParityTests: XCTestCase {
         XCTAssertLessThan(zip(stitched.scalars, full.scalars).map { abs($0 - $1) }.max()!, 1e-5)
     }
 
-    /// A prompt with tokens taken out (off in the mask, skipped by the positions) generates what the
-    /// prompt without them generates, in a batch with a row that has none taken out.
-    func testGenerationSkipsTokensTakenOutOfThePrompt() throws {
-        let model = try LlamaForCausalLM.load(directory: ParityFixture.directory("llama_gqa2_untied_linear_bf16"))
-        let short = [5, 17, 3, 40, 8], noise = [22, 9, 31]
-        // Row 0: the short prompt with three tokens inside it taken out; row 1: the short prompt alone, then three pad tokens at the start.
-        let long = [5, 17] + noise + [3, 40, 8]
-        let padded = [0, 0, 0] + short
-        let ids = IntTensor(shape: [2, 8], scalars: long + padded)
-        let mask = [true, true, false, false, false, true, true, true] + [false, false, false, true, true, true, true, true]
-        let positions = [0, 1, 2, 2, 2, 2, 3, 4] + [0, 0, 0, 0, 1, 2, 3, 4]
-        let options = GenerationOptions(maxNewTokens: 10, stopTokens: [])
-        let got = try Generation.generate(model, promptEmbeddings: try withoutGradients { try model.embed(ids) }, attentionMask: mask,
-                                          positions: positions, options: options)
-        let alone = try Generation.generate(model, prompt: IntTensor(shape: [1, 5], scalars: short), options: options)[0]
-        XCTAssertEqual(got, [alone, alone])
-    }
-
     func testSamplingIsSeeded() throws {
         let model = try LlamaForCausalLM.load(directory: ParityFixture.directory("llama_mha_tied"))
         let prompt = IntTensor(shape: [1, 3], scalars: [4, 9, 12])
