@@ -31,7 +31,7 @@ public final class LlamaAttention: Module {
         var q = qProj(xq).reshaped([b, tq, heads, headDim])                   // [B, Q, H, E]
         var k = kProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
         var v = vProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
-        q = applyRotaryEmbedding(q, table: context.rotary, positions: context.positions(last: tq, of: t))
+        q = applyRotaryEmbedding(q, table: context.rotary, positions: Array(context.positions.suffix(tq)))
         k = applyRotaryEmbedding(k, table: context.rotary, positions: context.positions)
         if let cache { (k, v) = cache.appending(keys: k, values: v) }        // [B, S, K, E]
         // Causal: query i of Q sits at position S − Q + i.
@@ -98,16 +98,8 @@ public final class LlamaDecoderLayer: Module {
 /// What every layer of one forward pass shares.
 struct DecoderContext {
     let rotary: RotaryTable
-    /// The new tokens' positions: T shared by every row, or B·T.
     let positions: [Int]
     let mask: AttentionMask
-
-    /// The positions of the last `q` of each row's `t` new tokens.
-    func positions(last q: Int, of t: Int) -> [Int] {
-        guard q < t else { return positions }
-        if positions.count == t { return Array(positions.suffix(q)) }
-        return stride(from: 0, to: positions.count, by: t).flatMap { positions[($0 + t - q)..<($0 + t)] }
-    }
 }
 
 /// The decoder stack without the head (`model.*` keys).
@@ -131,13 +123,12 @@ public final class LlamaModel: Module {
     }
 
     /// Final hidden states [B, T, D] for input embeddings [B, T, D]. `attentionMask` ([B·S], true for
-    /// real tokens, S = cached + new) marks padding; `positions` ([B·T]) are the new tokens' rotary
-    /// positions, by default continuing from the cache (past … past + T − 1 in every row).
+    /// real tokens, S = cached + new) marks padding; positions continue from the cache.
     ///
     /// `lastPositions` = Q returns the final hidden states of the last Q positions only, [B, Q, D]:
     /// the last layer then runs its queries, output projection and MLP on those rows alone (what a
     /// loss on the reply tokens, or the next token after a prompt, needs). Same values.
-    public func callAsFunction(embeddings: Tensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil, cache: KVCache? = nil,
+    public func callAsFunction(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil,
                                lastPositions: Int? = nil) -> Tensor {
         let (b, t) = (embeddings.shape[0], embeddings.shape[1])
         if let lastPositions { precondition(lastPositions <= t && (lastPositions >= 1 || t == 0), "lastPositions \(lastPositions) outside 1…\(t)") }
@@ -145,9 +136,8 @@ public final class LlamaModel: Module {
         if let attentionMask {
             precondition(attentionMask.count == b * (past + t), "attention mask has \(attentionMask.count) entries for [\(b), \(past + t)]")
         }
-        if let positions { precondition(positions.count == b * t, "\(positions.count) positions for [\(b), \(t)]") }
         let context = DecoderContext(
-            rotary: rotary, positions: positions ?? Array(past..<(past + t)),
+            rotary: rotary, positions: Array(past..<(past + t)),
             mask: AttentionMask(isCausal: true, keyPadding: attentionMask, slidingWindow: config.slidingWindow))
         var h = embeddings
         for (i, layer) in layers.enumerated() {
@@ -187,20 +177,20 @@ public final class LlamaForCausalLM: Module, CausalLanguageModel {
     public func embed(_ ids: IntTensor) throws -> Tensor { try model.embedTokens(ids) }
 
     /// Logits [B, T, V] from input embeddings [B, T, D].
-    public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil, cache: KVCache? = nil) -> Tensor {
-        head(model(embeddings: embeddings, attentionMask: attentionMask, positions: positions, cache: cache))
+    public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        head(model(embeddings: embeddings, attentionMask: attentionMask, cache: cache))
     }
 
-    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil, cache: KVCache? = nil) -> Tensor {
-        head(model(embeddings: embeddings, attentionMask: attentionMask, positions: positions, cache: cache, lastPositions: 1))
+    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        head(model(embeddings: embeddings, attentionMask: attentionMask, cache: cache, lastPositions: 1))
     }
 
     /// Next-token cross-entropy for unshifted `labels` [B, T] (−100 ignored): the last layer and the
     /// head run on the positions from the first supervised one on (`NextTokenLoss`).
-    public func loss(embeddings: Tensor, labels: IntTensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil,
+    public func loss(embeddings: Tensor, labels: IntTensor, attentionMask: [Bool]? = nil,
                      reduction: LossReduction = .mean) throws -> Tensor {
         try NextTokenLoss.loss(labels: labels, inputShape: Array(embeddings.shape.prefix(2)), reduction: reduction, head: head) { lastPositions in
-            model(embeddings: embeddings, attentionMask: attentionMask, positions: positions, lastPositions: lastPositions)
+            model(embeddings: embeddings, attentionMask: attentionMask, lastPositions: lastPositions)
         }
     }
 

@@ -123,12 +123,12 @@ public final class LlavaForConditionalGeneration: Module, CausalLanguageModel {
 
     public func embed(_ ids: IntTensor) throws -> Tensor { try model.languageModel.embedTokens(ids) }
 
-    public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil, cache: KVCache? = nil) -> Tensor {
-        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, positions: positions, cache: cache))
+    public func logits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache))
     }
 
-    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, positions: [Int]? = nil, cache: KVCache? = nil) -> Tensor {
-        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, positions: positions, cache: cache, lastPositions: 1))
+    public func lastLogits(embeddings: Tensor, attentionMask: [Bool]? = nil, cache: KVCache? = nil) -> Tensor {
+        head(model.languageModel(embeddings: embeddings, attentionMask: attentionMask, cache: cache, lastPositions: 1))
     }
 
     func head(_ h: Tensor) -> Tensor { lmHead.map { $0(h) } ?? linear(h, weight: model.languageModel.embedTokens.weight) }

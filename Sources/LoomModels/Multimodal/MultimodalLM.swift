@@ -23,21 +23,17 @@ public final class MultimodalLM: Module {
 
     public func modality(_ name: String) -> ModalityBinding? { modalities.first { $0.name == name } }
 
-    /// What the language model reads: input embeddings [B, T, D] with each modality's connector
-    /// outputs written into its slots (flat positions b·T + t, item-major, as the collator lays them
-    /// out). When an encoder leaves slots empty (the rows after the words heard in a clip:
-    /// `ModalityEncoder.encodeWithLengths`), the item's real tokens take its last slots and the empty
-    /// ones are taken out of the sequence as if it had only the real tokens, as LLaVA splices features
-    /// of varying length: off in the attention mask ([B·T]; `attentionMask` nil means every token
-    /// real), and rotary positions [B·T] that skip them.
-    /// Otherwise the mask is `attentionMask` and the positions nil (0 … T − 1).
+    /// Input embeddings [B, T, D] with each modality's connector outputs written into its slots
+    /// (flat positions b·T + t, item-major, as the collator lays them out), and the attention mask
+    /// ([B·T], nil: every token real) with the slots an encoder left empty turned off (the rows after
+    /// the words heard in a clip: `ModalityEncoder.encodeWithLengths`).
     public func inputs(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
-                       attentionMask: [Bool]?) throws -> LanguageModelInputs {
+                       attentionMask: [Bool]?) throws -> (embeddings: Tensor, attentionMask: [Bool]?) {
         let (b, t) = (inputIds.shape[0], inputIds.shape[1])
         let embeddings = try languageModel.embed(inputIds)                        // [B, T, D]
         let d = embeddings.shape[2]
         var flat = embeddings.reshaped([b * t, d])                                // [B·T, D]
-        var hidden = Set<Int>()
+        var mask = attentionMask
         for item in media {
             guard let binding = modality(item.name) else {
                 throw ModalityError("the batch has \(item.name) inputs but the model has no \(item.name) modality (it has: \(modalities.map(\.name).joined(separator: ", ")))")
@@ -48,39 +44,23 @@ public final class MultimodalLM: Module {
             guard rows.shape[0] == item.slots.count else {
                 throw ModalityError("\(item.name): the connector made \(rows.shape[0]) tokens for \(item.slots.count) slots (inputs \(describe(item.inputs.shape)))")
             }
-            var slots = item.slots
+            flat = try scatteringRows(flat, rows, at: item.slots)
             if let lengths {
-                // An item's real tokens take the last of its slots, so the token after the item is
-                // predicted from its last real token; the slots before them are hidden.
                 let m = tokens.shape[1]
+                var keep = mask ?? [Bool](repeating: true, count: b * t)
                 for (i, length) in lengths.enumerated() where length < m {
-                    let own = item.slots[(i * m)..<((i + 1) * m)]
-                    slots.replaceSubrange((i * m)..<((i + 1) * m), with: own.suffix(length) + own.prefix(m - length))
-                    hidden.formUnion(own.prefix(m - length))
+                    for slot in item.slots[(i * m + length)..<((i + 1) * m)] { keep[slot] = false }
                 }
+                mask = keep
             }
-            flat = try scatteringRows(flat, rows, at: slots)
         }
-        var mask = attentionMask, positions: [Int]?
-        if !hidden.isEmpty {
-            mask = (0..<(b * t)).map { !hidden.contains($0) && (attentionMask?[$0] ?? true) }
-            var p = [Int](repeating: 0, count: b * t)
-            for row in 0..<b {
-                var next = 0
-                for k in (row * t)..<((row + 1) * t) {
-                    p[k] = next
-                    if !hidden.contains(k) { next += 1 }
-                }
-            }
-            positions = p
-        }
-        return LanguageModelInputs(embeddings: flat.reshaped([b, t, d]), attentionMask: mask, positions: positions)
+        return (flat.reshaped([b, t, d]), mask)
     }
 
     /// Logits [B, T, V].
     public func logits(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])], attentionMask: [Bool]?) throws -> Tensor {
-        let x = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
-        return languageModel.logits(embeddings: x.embeddings, attentionMask: x.attentionMask, positions: x.positions)
+        let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
+        return languageModel.logits(embeddings: embeddings, attentionMask: mask)
     }
 
     /// Next-token cross-entropy: position t predicts labels[t+1]; −100 is ignored. `.mean` averages
@@ -88,18 +68,7 @@ public final class MultimodalLM: Module {
     /// accumulation over micro-batches).
     public func loss(inputIds: IntTensor, labels: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
                      attentionMask: [Bool]?, reduction: LossReduction = .mean) throws -> Tensor {
-        let x = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
-        return try languageModel.loss(embeddings: x.embeddings, labels: labels, attentionMask: x.attentionMask, positions: x.positions,
-                                      reduction: reduction)
+        let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
+        return try languageModel.loss(embeddings: embeddings, labels: labels, attentionMask: mask, reduction: reduction)
     }
-}
-
-/// A multimodal batch as the language model reads it (`MultimodalLM.inputs`).
-public struct LanguageModelInputs {
-    /// [B, T, D]
-    public var embeddings: Tensor
-    /// [B·T], true for tokens attended to; nil: all.
-    public var attentionMask: [Bool]?
-    /// [B·T] rotary positions; nil: 0 … T − 1 in every row.
-    public var positions: [Int]?
 }

@@ -31,11 +31,9 @@ public enum Generation {
         return try generate(model, promptEmbeddings: embeddings, options: options)
     }
 
-    /// Same, from prompt embeddings [B, T, D] (e.g. text with image features spliced in). With
-    /// `positions` ([B·T], the prompt's rotary positions), each row's new tokens continue from its
-    /// last prompt position.
+    /// Same, from prompt embeddings [B, T, D] (e.g. text with image features spliced in).
     public static func generate(_ model: CausalLanguageModel, promptEmbeddings: Tensor, attentionMask: [Bool]? = nil,
-                                positions: [Int]? = nil, options: GenerationOptions) throws -> [[Int]] {
+                                options: GenerationOptions) throws -> [[Int]] {
         try withoutGradients {
             let batch = promptEmbeddings.shape[0]
             let stops = Set(options.stopTokens ?? model.eosTokenIds)
@@ -44,9 +42,7 @@ public enum Generation {
             var generator = RandomGenerator(seed: options.seed)
             var outputs = [[Int]](repeating: [], count: batch)
             var finished = [Bool](repeating: false, count: batch)
-            let width = promptEmbeddings.shape[1]
-            var nextPositions = positions.map { p in (0..<batch).map { p[($0 * width)..<(($0 + 1) * width)].max()! + 1 } }
-            var logits = model.lastLogits(embeddings: promptEmbeddings, attentionMask: mask, positions: positions, cache: cache)
+            var logits = model.lastLogits(embeddings: promptEmbeddings, attentionMask: mask, cache: cache)
             for _ in 0..<options.maxNewTokens {
                 let last = logits.sliced(axis: 1, (logits.shape[1] - 1)..<logits.shape[1])  // [B, 1, V]
                 let rows = last.scalars
@@ -68,8 +64,7 @@ public enum Generation {
                     mask = m
                 }
                 let step = try model.embed(IntTensor(shape: [batch, 1], scalars: next))
-                logits = model.lastLogits(embeddings: step, attentionMask: mask, positions: nextPositions, cache: cache)
-                nextPositions = nextPositions?.map { $0 + 1 }
+                logits = model.lastLogits(embeddings: step, attentionMask: mask, cache: cache)
             }
             return outputs
         }

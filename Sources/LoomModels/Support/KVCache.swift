@@ -33,10 +33,9 @@ public final class KVCache {
 /// A decoder-only language model that generation and the multimodal wrapper can drive.
 public protocol CausalLanguageModel: AnyObject {
     func embed(_ ids: IntTensor) throws -> Tensor
-    /// `positions` [B·T]: the new tokens' rotary positions (nil: continuing from the cache).
-    func logits(embeddings: Tensor, attentionMask: [Bool]?, positions: [Int]?, cache: KVCache?) -> Tensor
+    func logits(embeddings: Tensor, attentionMask: [Bool]?, cache: KVCache?) -> Tensor
     /// Logits of the last position only [B, 1, V] (generation needs no others).
-    func lastLogits(embeddings: Tensor, attentionMask: [Bool]?, positions: [Int]?, cache: KVCache?) -> Tensor
+    func lastLogits(embeddings: Tensor, attentionMask: [Bool]?, cache: KVCache?) -> Tensor
     func makeCache(batchSize: Int) -> KVCache
     var eosTokenIds: [Int] { get }
 }

@@ -54,9 +54,8 @@ public struct Responder {
         }
         let tokens = try withoutGradients { () -> [Int] in
             let mediaInputs = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
-            let x = try run.model.inputs(inputIds: batch.inputIds, media: mediaInputs, attentionMask: nil)
-            return try Generation.generate(run.model.languageModel, promptEmbeddings: x.embeddings, attentionMask: x.attentionMask,
-                                           positions: x.positions, options: options)[0]
+            let (embeddings, mask) = try run.model.inputs(inputIds: batch.inputIds, media: mediaInputs, attentionMask: nil)
+            return try Generation.generate(run.model.languageModel, promptEmbeddings: embeddings, attentionMask: mask, options: options)[0]
         }
         let stops = Set(options.stopTokens ?? [])
         var text = tokenizer.decode(tokens.filter { !stops.contains($0) }, skipSpecialTokens: true)
