@@ -25,8 +25,14 @@ final class BuiltinModalityOptionTests: XCTestCase {
         XCTAssertThrowsError(try audio.loadEncoder(folder, ["ctc_words": "16", "ctc_feature": "logits"])) { error in
             XCTAssert("\(error)".contains("hidden or posterior") && "\(error)".contains("logits"), "\(error)")
         }
-        // The committed demo encoder ships without a head.
-        XCTAssertThrowsError(try audio.loadEncoder(folder, ["ctc_words": "16"])) { error in
+        // The encoder without its head.
+        let headless = FileManager.default.temporaryDirectory.appendingPathComponent("loom-headless-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: headless) }
+        try FileManager.default.createDirectory(at: headless, withIntermediateDirectories: true)
+        for file in ["config.json", "model.safetensors", "preprocessor_config.json"] {
+            try FileManager.default.copyItem(atPath: folder + "/" + file, toPath: headless.appendingPathComponent(file).path)
+        }
+        XCTAssertThrowsError(try audio.loadEncoder(headless.path, ["ctc_words": "16"])) { error in
             XCTAssert("\(error)".contains(WhisperCTCHead.fileName), "\(error)")
         }
         XCTAssertEqual(try audio.loadEncoder(folder, [:]).featureTokenCount(inputShape: []), 125)
