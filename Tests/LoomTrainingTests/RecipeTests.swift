@@ -64,6 +64,10 @@ final class RecipeTests: XCTestCase {
         }
         let nothingTrains = try write(minimal.replacingOccurrences(of: #"trainable: ["modalities.*.connector.*"], "#, with: ""))
         XCTAssertThrowsError(try Recipe.load(nothingTrains)) { XCTAssertTrue("\($0)".contains("nothing trains"), "\($0)") }
+        let noGroups = try write(minimal.replacingOccurrences(of: "learning_rate: 1.0e-3", with: "learning_rate: 1.0e-3, length_group_size: 0"))
+        XCTAssertThrowsError(try Recipe.load(noGroups)) { XCTAssertTrue("\($0)".contains("length_group_size must be positive"), "\($0)") }
+        let groups = try write(minimal.replacingOccurrences(of: "learning_rate: 1.0e-3", with: "learning_rate: 1.0e-3, length_group_size: 8"))
+        XCTAssertEqual(try Recipe.load(groups).stages[0].lengthGroupSize, 8)
     }
 
     /// Anchors and aliases work, but a "billion laughs" recipe (10⁸ nodes in 8 lines) is refused at
