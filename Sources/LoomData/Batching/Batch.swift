@@ -30,6 +30,15 @@ public struct Batch {
         (0..<batchSize).map { b in attentionMask[(b * length)..<((b + 1) * length)].prefix { $0 }.count }
     }
 
+    /// The batch in pieces of at most `size` samples, longest first (as `group_by_modality_length`
+    /// orders a megabatch), each padded to its own longest sample; the batch itself when `size` is
+    /// not smaller than it.
+    public func lengthGroups(size: Int) -> [Batch] {
+        precondition(size > 0, "pieces of \(size) samples")
+        guard size < batchSize else { return [self] }
+        return BatchOrder.chunks(BatchOrder.longestFirst(Array(0..<batchSize), lengths: realLengths), size).map { rows($0) }
+    }
+
     /// The samples `rows` (in that order) as a batch padded to the longest of them alone: their
     /// tokens, labels and media items, the slots renumbered.
     public func rows(_ rows: [Int]) -> Batch {

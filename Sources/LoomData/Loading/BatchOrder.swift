@@ -14,7 +14,7 @@ public enum BatchOrder {
         let megabatch = batchSize * max(1, megabatchFactor)
         func grouped(_ group: [Int]) -> [[Int]] {
             chunks(rng.shuffled(group), megabatch).map { mega in
-                chunks(mega.sorted { lengths[$0] > lengths[$1] || lengths[$0] == lengths[$1] && $0 < $1 }, batchSize)
+                chunks(longestFirst(mega, lengths: lengths), batchSize)
             }.flatMap { $0 }
         }
         var batches = grouped(indices.filter { isMultimodal[$0] }) + grouped(indices.filter { !isMultimodal[$0] })
@@ -22,6 +22,11 @@ public enum BatchOrder {
         let partial = batches.filter { $0.count < batchSize }
         batches = rng.shuffled(batches.filter { $0.count == batchSize }) + partial
         return batches
+    }
+
+    /// `indices` sorted by `lengths`, longest first; ties keep index order.
+    static func longestFirst(_ indices: [Int], lengths: [Int]) -> [Int] {
+        indices.sorted { lengths[$0] > lengths[$1] || lengths[$0] == lengths[$1] && $0 < $1 }
     }
 
     static func chunks(_ values: [Int], _ size: Int) -> [[Int]] {

@@ -181,7 +181,9 @@ public final class StageTrainer {
                 reduced = (exactGradients.lastElementCount, exactGradients.lastByteCount)
             } else {
                 for batch in local {
-                    for piece in lengthGroups(batch) where piece.supervisedCount > 0 { try accumulate(piece) }
+                    // length_group_size: pieces padded less, each divided by the step's tokens as the whole.
+                    let pieces = stage.lengthGroupSize.map { batch.lengthGroups(size: $0) } ?? [batch]
+                    for piece in pieces where piece.supervisedCount > 0 { try accumulate(piece) }
                 }
                 try gradients.reduce(optimizer.parameters)
                 reduced = (gradients.lastElementCount, gradients.lastElementCount * MemoryLayout<Float>.size)
@@ -231,15 +233,6 @@ public final class StageTrainer {
         }
         try saveCheckpoint()
         if primary, let summary = loader.skipLog.summary { progress.message("\(stage.name): \(summary)") }
-    }
-
-    /// `batch` in pieces of at most `length_group_size` samples, longest first, each padded to its own
-    /// longest sample; the batch itself when the option is unset or the batch is no larger.
-    func lengthGroups(_ batch: Batch) -> [Batch] {
-        guard let size = stage.lengthGroupSize, size < batch.batchSize else { return [batch] }
-        let lengths = batch.realLengths
-        let order = (0..<batch.batchSize).sorted { lengths[$0] > lengths[$1] || lengths[$0] == lengths[$1] && $0 < $1 }
-        return stride(from: 0, to: order.count, by: size).map { batch.rows(Array(order[$0..<min($0 + size, order.count)])) }
     }
 
     /// Mean next-token loss over `loader`'s supervised tokens (see `evaluationLoss`).
