@@ -89,7 +89,7 @@ final class IMUModalityTests: XCTestCase {
             var total: Float = 0
             while let batch = try stream.nextBatch() {
                 optimizer.zeroGradients()
-                let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+                let media = batch.modalityInputs
                 let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media, attentionMask: batch.attentionMask)
                 total += loss.item
                 loss.backward()

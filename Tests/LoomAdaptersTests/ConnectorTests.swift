@@ -183,7 +183,7 @@ final class ConnectorTests: XCTestCase {
             for _ in 0..<12 {
                 optimizer.zeroGradients()
                 let loss = try model.loss(inputIds: IntTensor(shape: [2, t], scalars: ids), labels: IntTensor(shape: [2, t], scalars: labels),
-                                          media: [("probe", inputs, slots)], attentionMask: nil)
+                                          media: [ModalityInputs(name: "probe", inputs: inputs, slots: slots)], attentionMask: nil)
                 losses.append(loss.item)
                 loss.backward()
                 optimizer.step()
@@ -222,7 +222,7 @@ final class ConnectorTests: XCTestCase {
             var padding = [Bool](repeating: true, count: 2 * t)
             padding[2 * t - 1] = false
             let inputs = Tensor.randomNormal([2, 7, 6], generator: &rng)
-            let (_, mask) = try model.inputs(inputIds: IntTensor(shape: [2, t], scalars: ids), media: [("probe", inputs, slots)],
+            let (_, mask) = try model.inputs(inputIds: IntTensor(shape: [2, t], scalars: ids), media: [ModalityInputs(name: "probe", inputs: inputs, slots: slots)],
                                              attentionMask: padding)
             let kept = lengths.map { connector.outputTokenCount(coveringInputs: $0, of: 7) }
             if let want = expected[name] { XCTAssertEqual(kept, want, name) }
@@ -234,7 +234,7 @@ final class ConnectorTests: XCTestCase {
             // the language model computes at a position it attends to.
             var changed = inputs.scalars
             for b in 0..<2 { for row in lengths[b]..<7 { for c in 0..<6 { changed[(b * 7 + row) * 6 + c] += 3 } } }
-            let media = { (x: Tensor) in [(name: "probe", inputs: x, slots: slots)] }
+            let media = { (x: Tensor) in [ModalityInputs(name: "probe", inputs: x, slots: slots)] }
             let before = try model.logits(inputIds: IntTensor(shape: [2, t], scalars: ids), media: media(inputs), attentionMask: padding).scalars
             let after = try model.logits(inputIds: IntTensor(shape: [2, t], scalars: ids), media: media(Tensor(shape: [2, 7, 6], scalars: changed)),
                                          attentionMask: padding).scalars

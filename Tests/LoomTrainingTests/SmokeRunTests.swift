@@ -56,11 +56,12 @@ final class SmokeRunTests: XCTestCase {
     /// near-zero gradients into visible differences).
     /// Both stages of the smoke recipe with `overrides`: the final trainable weights ("stage/key") and
     /// the logged losses of both stages.
-    func trainBothStages(_ overrides: [String]) throws -> (weights: [String: [Float]], losses: [Double]) {
+    func trainBothStages(_ overrides: [String]) throws -> (weights: [String: [Float]], losses: [Double], log: [String]) {
         let directory = temporaryRun()
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try TrainingRun(recipe: try Recipe.load(Self.recipe, overrides: overrides), directory: directory)
-        run.log = { _ in }
+        var log: [String] = []
+        run.log = { log.append($0) }
         try run.train()
         var weights: [String: [Float]] = [:], curve: [Double] = []
         for stage in ["align", "instruct"] {
@@ -68,7 +69,33 @@ final class SmokeRunTests: XCTestCase {
             for name in file.names { weights["\(stage)/\(name)"] = try file.tensor(name).scalars }
             curve += try losses(directory.appendingPathComponent(stage))
         }
-        return (weights, curve)
+        return (weights, curve, log)
+    }
+
+    /// The frozen encoders' feature cache (on by default) trains like encoding every batch: the same
+    /// losses and weights to float32 rounding (a cached image was encoded in a chunk of the sorted
+    /// files, not in its batch), and every training image is read from the cache, never decoded or
+    /// encoded in a step.
+    func testTheFeatureCacheTrainsLikeEncodingEveryBatch() throws {
+        let plain = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2", "stages.0.feature_cache_mb=0", "stages.1.feature_cache_mb=0"])
+        let cached = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2"])
+        XCTAssertFalse(plain.log.contains { $0.contains("feature cache") }, "\(plain.log)")
+        let reports = cached.log.filter { $0.contains("image feature cache") }
+        XCTAssertEqual(reports.count, 2, "\(cached.log)")
+        for report in reports {  // "stage align: image feature cache: 24 files (0.1 MB), 48 of 52 items read from it"
+            let files = Int(report.components(separatedBy: "cache: ")[1].split(separator: " ")[0])
+            let counts = report.components(separatedBy: "), ")[1].split(separator: " ").compactMap { Int($0) }
+            XCTAssertEqual(files, 24, report)        // the training images
+            XCTAssertEqual(counts, [48, 52], report) // 2 epochs of them; the 4 evaluation images are encoded
+        }
+        XCTAssertEqual(plain.losses.count, cached.losses.count)
+        for (i, (x, y)) in zip(plain.losses, cached.losses).enumerated() { XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "loss \(i)") }
+        XCTAssertEqual(Set(plain.weights.keys), Set(cached.weights.keys))
+        for (key, x) in plain.weights {
+            let scale = max(x.map { abs($0) }.max() ?? 0, 1e-6)
+            let diff = zip(x, cached.weights[key]!).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key)
+        }
     }
 
     func testReproducibleGradientsTrainLikeTheBatchedPath() throws {
@@ -145,7 +172,7 @@ final class SmokeRunTests: XCTestCase {
         let ids = [1, 40, 41] + [Int](repeating: imageId, count: 16) + [50, 51, 52]
         let expected = try withoutGradients {
             try fresh.model.logits(inputIds: IntTensor(shape: [1, ids.count], scalars: ids.map { $0 == imageId ? 0 : $0 }),
-                                   media: [("image", pixels, Array(3..<19))], attentionMask: nil)
+                                   media: [ModalityInputs(name: "image", inputs: pixels, slots: Array(3..<19))], attentionMask: nil)
         }
         let actual = try withoutGradients { try llava.logits(inputIds: IntTensor(shape: [1, ids.count], scalars: ids), pixelValues: pixels) }
         let diff = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max()!

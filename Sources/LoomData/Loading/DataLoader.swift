@@ -82,6 +82,19 @@ public final class DataLoader {
 
     public var sampleCount: Int { samples.count }
 
+    /// The media files of all samples by modality, each once, sorted.
+    public var mediaFiles: [String: [String]] {
+        var files: [String: Set<String>] = [:]
+        for sample in samples { for item in sample.items { files[item.modality, default: []].insert(item.file) } }
+        return files.mapValues { $0.sorted() }
+    }
+
+    /// `file` decoded and preprocessed by its modality's media loader.
+    public func load(_ file: String, modality: String) throws -> Tensor {
+        guard let load = mediaLoaders[modality] else { throw SampleError(.media, sample: "", "no loader for modality \(modality)") }
+        return try load(file)
+    }
+
     /// Samples cut to the maximum length (never inside a media span).
     public var truncatedCount: Int { samples.filter(\.wasTruncated).count }
 

@@ -94,6 +94,9 @@ public final class ModalityBinding: Module {
     public let placeholder: String
     public let encoder: ModalityEncoder
     public let connector: Connector
+    /// Features of files already encoded, read instead of encoding them again while the encoder is
+    /// frozen (`TrainingRun` sets one per stage; nil: every item is encoded).
+    public var featureCache: FeatureCache?
 
     public init(name: String, placeholder: String, encoder: ModalityEncoder, connector: Connector) {
         self.name = name
@@ -109,16 +112,46 @@ public final class ModalityBinding: Module {
         connector.outputTokenCount(inputTokens: encoder.featureTokenCount(inputShape: inputShape))
     }
 
+    public var encoderTrains: Bool { encoder.parameters.contains { $0.requiresGradient } }
+
     /// Inputs [I, …] → LM embeddings [I, M, D_lm]. The encoder records no tape unless it trains.
     public func embed(_ inputs: Tensor) throws -> Tensor { try embedWithLengths(inputs).tokens }
 
     /// `embed`, and when the encoder reports real feature counts, how many leading tokens of each
-    /// input hold them (the rest are slots the language model should not attend to).
-    public func embedWithLengths(_ inputs: Tensor) throws -> (tokens: Tensor, lengths: [Int]?) {
-        let encoderTrains = encoder.parameters.contains { $0.requiresGradient }
+    /// input hold them (the rest are slots the language model should not attend to). With `files`
+    /// (one per input) and a feature cache, the features of files the cache holds are read from it
+    /// (their inputs may be `FeatureCache.standIn` zeros) and the other inputs are encoded together.
+    public func embedWithLengths(_ inputs: Tensor, files: [String]? = nil) throws -> (tokens: Tensor, lengths: [Int]?) {
         let (features, lengths) = encoderTrains ? try encoder.encodeWithLengths(inputs)
-            : try withoutGradients { try encoder.encodeWithLengths(inputs) }
+            : try withoutGradients { try encodeFrozen(inputs, files: files) }
         let total = features.shape[1]
         return (connector(features), lengths?.map { connector.outputTokenCount(coveringInputs: $0, of: total) })
+    }
+
+    /// The frozen encoder's features, from the cache where it holds them.
+    func encodeFrozen(_ inputs: Tensor, files: [String]?) throws -> (features: Tensor, lengths: [Int]?) {
+        guard let cache = featureCache, let files else { return try encoder.encodeWithLengths(inputs) }
+        guard files.count == inputs.shape[0] else {
+            throw ModalityError("\(name): \(files.count) files for \(inputs.shape[0]) inputs")
+        }
+        let held = files.map { cache.entry(for: $0) }
+        let missing = held.indices.filter { held[$0] == nil }
+        if missing.count == files.count { return try encoder.encodeWithLengths(inputs) }
+        let encoded = missing.isEmpty ? nil
+            : try encoder.encodeWithLengths(concat(missing.map { inputs.sliced(axis: 0, $0..<($0 + 1)) }, axis: 0))
+        var rows: [Tensor] = [], lengths: [Int?] = []
+        var next = 0
+        for entry in held {
+            if let entry {
+                rows.append(entry.features)
+                lengths.append(entry.length)
+            } else {
+                rows.append(encoded!.features.sliced(axis: 0, next..<(next + 1)))
+                lengths.append(encoded!.lengths?[next])
+                next += 1
+            }
+        }
+        let reported = lengths.contains { $0 != nil } ? zip(lengths, rows).map { $0 ?? $1.shape[1] } : nil
+        return (concat(rows, axis: 0), reported)
     }
 }

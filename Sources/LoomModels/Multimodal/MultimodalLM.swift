@@ -2,6 +2,24 @@ import LoomAdapters
 import LoomNN
 import LoomTensor
 
+/// One modality's items in a batch, as the model takes them.
+public struct ModalityInputs {
+    public var name: String
+    /// Preprocessed inputs [I, …] (pixel_values, input_features).
+    public var inputs: Tensor
+    /// Flat positions b·T + t receiving the connector's outputs: I × tokens per item, item-major.
+    public var slots: [Int]
+    /// The file of each item, the key of the modality's feature cache; nil: nothing is cached.
+    public var files: [String]?
+
+    public init(name: String, inputs: Tensor, slots: [Int], files: [String]? = nil) {
+        self.name = name
+        self.inputs = inputs
+        self.slots = slots
+        self.files = files
+    }
+}
+
 /// Frozen encoders and trainable connectors around a LLaMA-family language model: the model both
 /// training stages run. Keys: `language_model.*`, `modalities.<name>.encoder.*`,
 /// `modalities.<name>.connector.*`.
@@ -27,7 +45,7 @@ public final class MultimodalLM: Module {
     /// (flat positions b·T + t, item-major, as the collator lays them out), and the attention mask
     /// ([B·T], nil: every token real) with the slots an encoder left empty turned off (the rows after
     /// the words heard in a clip: `ModalityEncoder.encodeWithLengths`).
-    public func inputs(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
+    public func inputs(inputIds: IntTensor, media: [ModalityInputs],
                        attentionMask: [Bool]?) throws -> (embeddings: Tensor, attentionMask: [Bool]?) {
         let (b, t) = (inputIds.shape[0], inputIds.shape[1])
         let embeddings = try languageModel.embed(inputIds)                        // [B, T, D]
@@ -38,7 +56,7 @@ public final class MultimodalLM: Module {
             guard let binding = modality(item.name) else {
                 throw ModalityError("the batch has \(item.name) inputs but the model has no \(item.name) modality (it has: \(modalities.map(\.name).joined(separator: ", ")))")
             }
-            var (tokens, lengths) = try binding.embedWithLengths(item.inputs)     // [I, M, D]
+            var (tokens, lengths) = try binding.embedWithLengths(item.inputs, files: item.files) // [I, M, D]
             if zeroedModalities.contains(item.name) { tokens = Tensor(zeros: tokens.shape) }
             let rows = tokens.reshaped([-1, d])
             guard rows.shape[0] == item.slots.count else {
@@ -58,7 +76,7 @@ public final class MultimodalLM: Module {
     }
 
     /// Logits [B, T, V].
-    public func logits(inputIds: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])], attentionMask: [Bool]?) throws -> Tensor {
+    public func logits(inputIds: IntTensor, media: [ModalityInputs], attentionMask: [Bool]?) throws -> Tensor {
         let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
         return languageModel.logits(embeddings: embeddings, attentionMask: mask)
     }
@@ -66,7 +84,7 @@ public final class MultimodalLM: Module {
     /// Next-token cross-entropy: position t predicts labels[t+1]; −100 is ignored. `.mean` averages
     /// over this batch's supervised tokens; `.sum` lets the caller divide by a larger count (gradient
     /// accumulation over micro-batches).
-    public func loss(inputIds: IntTensor, labels: IntTensor, media: [(name: String, inputs: Tensor, slots: [Int])],
+    public func loss(inputIds: IntTensor, labels: IntTensor, media: [ModalityInputs],
                      attentionMask: [Bool]?, reduction: LossReduction = .mean) throws -> Tensor {
         let (embeddings, mask) = try inputs(inputIds: inputIds, media: media, attentionMask: attentionMask)
         return try languageModel.loss(embeddings: embeddings, labels: labels, attentionMask: mask, reduction: reduction)

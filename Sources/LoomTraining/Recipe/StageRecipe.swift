@@ -62,6 +62,11 @@ public struct StageRecipe: Decodable {
     /// together, so each piece is padded only to its own longest sample (nil: whole). The step's
     /// gradient is the same: every piece's summed loss is divided by the step's supervised tokens.
     public var lengthGroupSize: Int?
+    /// Memory for the frozen encoders' features by media file (MB; 0: none): a file seen again is
+    /// neither decoded nor encoded again. Used while an encoder is frozen and the stage's gradients
+    /// are not `reproducible_gradients`; assumes a file's model input is the same on every read (no
+    /// random augmentation in the modality's processor).
+    public var featureCacheMB: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
@@ -71,7 +76,7 @@ public struct StageRecipe: Decodable {
         case frozenWeightsBF16 = "frozen_weights_bf16"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
         case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
-        case logEvery = "log_every"
+        case logEvery = "log_every", featureCacheMB = "feature_cache_mb"
     }
 
     public init(from decoder: Decoder) throws {
@@ -106,6 +111,7 @@ public struct StageRecipe: Decodable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
         initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? 1
+        featureCacheMB = try c.decodeIfPresent(Int.self, forKey: .featureCacheMB) ?? 1024
         try validate()
     }
 
@@ -116,6 +122,7 @@ public struct StageRecipe: Decodable {
         guard batchSize > 0 else { throw RecipeError("\(stage).batch_size must be positive, got \(batchSize)") }
         guard gradientAccumulation > 0 else { throw RecipeError("\(stage).gradient_accumulation must be positive") }
         guard (lengthGroupSize ?? 1) > 0 else { throw RecipeError("\(stage).length_group_size must be positive, got \(lengthGroupSize ?? 0)") }
+        guard featureCacheMB >= 0 else { throw RecipeError("\(stage).feature_cache_mb must be 0 or more, got \(featureCacheMB)") }
         guard (0...1).contains(warmupRatio) else { throw RecipeError("\(stage).warmup_ratio must be in [0, 1], got \(warmupRatio)") }
         guard epochs == nil || steps == nil else { throw RecipeError("\(stage): give epochs or steps, not both") }
         if let epochs, epochs <= 0 { throw RecipeError("\(stage).epochs must be positive") }

@@ -102,7 +102,7 @@ public func evaluationLoss(_ model: MultimodalLM, _ loader: DataLoader) throws -
     let stream = loader.batches(from: DataPosition())
     try withoutGradients {
         while let batch = try stream.nextBatch() {
-            let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+            let media = batch.modalityInputs
             let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
                                       attentionMask: batch.attentionMask, reduction: .sum)
             total += Double(loss.item)

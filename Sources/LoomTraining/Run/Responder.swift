@@ -53,7 +53,7 @@ public struct Responder {
                 : tokenizer.eosTokenId.map { [$0] } ?? []
         }
         let tokens = try withoutGradients { () -> [Int] in
-            let mediaInputs = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+            let mediaInputs = batch.modalityInputs
             let (embeddings, mask) = try run.model.inputs(inputIds: batch.inputIds, media: mediaInputs, attentionMask: nil)
             return try Generation.generate(run.model.languageModel, promptEmbeddings: embeddings, attentionMask: mask, options: options)[0]
         }

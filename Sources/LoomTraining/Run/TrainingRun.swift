@@ -205,9 +205,17 @@ public final class TrainingRun {
         log("stage \(stage.name): \(summary.trainable) trainable / \(summary.frozen) frozen parameters\n\(summary)")
         if stage.frozenWeightsBF16 { log("stage \(stage.name): \(model.keepFrozenWeightsInBFloat16())") }
         let frozenBefore = FrozenChecksums(model)
+        attachFeatureCaches(stage)
+        defer {
+            for binding in model.modalities {
+                if let cache = binding.featureCache { log("stage \(stage.name): \(binding.name) feature cache: \(cache.statistics)") }
+                binding.featureCache = nil
+            }
+        }
         let data = recipe.data.merged(with: stage.data)
         let loader = try makeLoader(stage, files: data.train, data: data, what: "train")!
         let evalLoader = try data.eval.flatMap { try makeLoader(stage, files: $0, data: data, what: "eval") }
+        try fillFeatureCaches(stage, from: loader)
         model.languageModel.model.gradientCheckpointing = stage.gradientCheckpointing
         defer { model.languageModel.model.gradientCheckpointing = false }
         if stage.gradientCheckpointing { log("stage \(stage.name): gradient checkpointing (each decoder layer runs again in backward)") }
@@ -287,7 +295,7 @@ public final class TrainingRun {
         }
         let collator = Collator(tokensPerItem: tokensPerItem, placeholders: placeholders, maxLength: data.maxLength ?? 2048,
                                 padTokenId: tokenizer.padTokenId ?? 0)
-        let loader = try DataLoader(samples: tokenized, collator: collator, mediaLoaders: processors,
+        let loader = try DataLoader(samples: tokenized, collator: collator, mediaLoaders: mediaLoaders,
                                     options: .init(batchSize: stage.batchSize, seed: stage.seed,
                                                    groupByModalityLength: data.groupByModalityLength ?? true, strict: strict,
                                                    shardRank: what == "train" ? communicator.rank : 0,

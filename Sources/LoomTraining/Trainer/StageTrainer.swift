@@ -154,7 +154,7 @@ public final class StageTrainer {
             optimizer.zeroGradients()
             var lossSum = 0.0
             func accumulate(_ batch: Batch) throws {
-                let media = batch.media.map { (name: $0.key, inputs: $0.value.inputs, slots: $0.value.slots) }
+                let media = batch.modalityInputs
                 let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
                                           attentionMask: batch.attentionMask, reduction: .sum)
                 lossSum += Double(loss.item)
