@@ -42,26 +42,27 @@ extension TrainingRun {
         let progress = ProgressReporter(label: "\(stage.name) feature cache", total: total, every: max(total / 5, 1), unit: "file")
         var done = 0
         for binding in cached {
-            let cache = binding.featureCache!
-            for start in stride(from: 0, to: files[binding.name]?.count ?? 0, by: chunk) {
-                let names = Array(files[binding.name]![start..<min(start + chunk, files[binding.name]!.count)])
+            let cache = binding.featureCache!, all = files[binding.name] ?? []
+            for start in stride(from: 0, to: all.count, by: chunk) {
+                let names = Array(all[start..<min(start + chunk, all.count)])
                 var loaded = [Tensor?](repeating: nil, count: names.count)
                 loaded.withUnsafeMutableBufferPointer { buffer in
                     let out = buffer.baseAddress!
                     DispatchQueue.concurrentPerform(iterations: names.count) { k in out[k] = try? loader.load(names[k], modality: binding.name) }
                 }
-                // Inputs of one shape per chunk (a processor gives each file of a modality the same shape).
-                let usable = names.indices.filter { loaded[$0] != nil && loaded[$0]!.shape == loaded.compactMap({ $0 }).first!.shape }
                 done += names.count
-                guard !usable.isEmpty else { continue }
-                let inputShape = loaded[usable[0]]!.shape
+                // A processor gives every file of its modality one shape; a file that does not load is left out.
+                guard let inputShape = loaded.lazy.compactMap({ $0?.shape }).first else { continue }
+                let usable = names.indices.filter { loaded[$0]?.shape == inputShape }
                 let inputs = concat(usable.map { loaded[$0]!.reshaped([1] + inputShape) }, axis: 0)
                 let encoded = try withoutGradients { try binding.encoder.encodeWithLengths(inputs) }
                 let stored = cache.store(encoded, files: usable.map { names[$0] }, inputShape: inputShape)
-                if communicator.isPrimary { progress.update(step: done, detail: "\(binding.name)") }
+                if communicator.isPrimary { progress.update(step: done, detail: binding.name) }
                 if stored < usable.count {
-                    done += files[binding.name]!.count - start - names.count
-                    if communicator.isPrimary { progress.message("\(stage.name): the \(binding.name) feature cache is full (feature_cache_mb: \(stage.featureCacheMB)) after \(cache.statistics.files) files; the rest are encoded in their batches") }
+                    done += all.count - start - names.count
+                    if communicator.isPrimary {
+                        progress.message("\(stage.name): the \(binding.name) feature cache is full (feature_cache_mb: \(stage.featureCacheMB)) after \(cache.statistics.files) files; the rest are encoded in their batches")
+                    }
                     break
                 }
             }
