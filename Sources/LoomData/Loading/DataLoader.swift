@@ -89,10 +89,20 @@ public final class DataLoader {
         return files.mapValues { $0.sorted() }
     }
 
-    /// `file` decoded and preprocessed by its modality's media loader.
-    public func load(_ file: String, modality: String) throws -> Tensor {
-        guard let load = mediaLoaders[modality] else { throw SampleError(.media, sample: "", "no loader for modality \(modality)") }
-        return try load(file)
+    /// Each item decoded and preprocessed by its modality's media loader, the items in parallel.
+    public func load(_ items: [(modality: String, file: String)]) -> [Result<Tensor, Error>] {
+        var results = [Result<Tensor, Error>?](repeating: nil, count: items.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let out = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: items.count) { k in
+                guard let load = mediaLoaders[items[k].modality] else {
+                    out[k] = .failure(SampleError(.media, sample: "", "no loader for modality \(items[k].modality)"))
+                    return
+                }
+                out[k] = Result { try load(items[k].file) }
+            }
+        }
+        return results.map { $0! }
     }
 
     /// Samples cut to the maximum length (never inside a media span).
@@ -123,21 +133,10 @@ public final class DataLoader {
     func makeBatch(_ indices: [Int]) throws -> Batch? {
         guard !indices.isEmpty else { return nil }
         let items = indices.flatMap { i in samples[i].items.map { (sample: i, item: $0) } }
-        var results = [Result<Tensor, Error>?](repeating: nil, count: items.count)
-        results.withUnsafeMutableBufferPointer { buffer in
-            let out = buffer.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: items.count) { k in
-                let (_, item) = items[k]
-                guard let load = mediaLoaders[item.modality] else {
-                    out[k] = .failure(SampleError(.media, sample: "", "no loader for modality \(item.modality)"))
-                    return
-                }
-                out[k] = Result { try load(item.file) }
-            }
-        }
+        let results = load(items.map { (modality: $0.item.modality, file: $0.item.file) })
         var failed = Set<Int>()
         for (k, result) in results.enumerated() {
-            if case .failure(let error) = result! {
+            if case .failure(let error) = result {
                 let id = sampleIds[items[k].sample]
                 let sampleError = SampleError(.media, sample: id, "\(items[k].item.file): \(error)")
                 if options.strict { throw sampleError }
@@ -148,7 +147,7 @@ public final class DataLoader {
         guard !keep.isEmpty else { return nil }
         var inputs: [String: [Tensor]] = [:]
         for (k, (sample, item)) in items.enumerated() where !failed.contains(sample) {
-            inputs[item.modality, default: []].append(try results[k]!.get())
+            inputs[item.modality, default: []].append(try results[k].get())
         }
         return collator.collate(keep.map { samples[$0] }, sampleIds: keep.map { sampleIds[$0] }, inputs: inputs)
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import LoomData
 import LoomModels
@@ -45,11 +44,7 @@ extension TrainingRun {
             let cache = binding.featureCache!, all = files[binding.name] ?? []
             for start in stride(from: 0, to: all.count, by: chunk) {
                 let names = Array(all[start..<min(start + chunk, all.count)])
-                var loaded = [Tensor?](repeating: nil, count: names.count)
-                loaded.withUnsafeMutableBufferPointer { buffer in
-                    let out = buffer.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: names.count) { k in out[k] = try? loader.load(names[k], modality: binding.name) }
-                }
+                let loaded = loader.load(names.map { (modality: binding.name, file: $0) }).map { try? $0.get() }
                 done += names.count
                 // A processor gives every file of its modality one shape; a file that does not load is left out.
                 guard let inputShape = loaded.lazy.compactMap({ $0?.shape }).first else { continue }
