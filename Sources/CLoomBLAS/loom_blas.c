@@ -160,6 +160,16 @@ void loom_sgemm(int transA, int transB, int m, int n, int k, float alpha, const 
             ldb, beta, c, ldc);
 }
 
+// One malloc arena for the whole process unless the user chose (MALLOC_ARENA_MAX). glibc gives each
+// thread that allocates its own arena, and each arena keeps its own freed memory: with a batch's
+// shards built on two threads (SampleParallel), a stage-2 step of the reference configuration peaked
+// at 1.45 GB instead of 1.16 GB. Large tensors are allocated a few hundred times per step, so one
+// arena's lock costs nothing measurable; small allocations go through glibc's per-thread cache.
+__attribute__((constructor)) static void loom_one_malloc_arena(void) {
+    const char *chosen = getenv("MALLOC_ARENA_MAX");
+    if (!chosen || !chosen[0]) mallopt(M_ARENA_MAX, 1);
+}
+
 void loom_release_free_heap(void) {
     malloc_trim(0);
 }

@@ -59,6 +59,13 @@ open class Module {
     /// Makes every parameter of the tree trainable.
     public func unfreeze() { for p in parameters { p.requiresGradient = true } }
 
+    /// True when this module's own training-mode forward draws random numbers (dropout) from a
+    /// generator it keeps: such a forward cannot run on several threads at once.
+    open var isStochastic: Bool { false }
+
+    /// True when some module of the tree is stochastic (`isStochastic`).
+    public var containsStochasticModules: Bool { namedModules().contains { $0.module.isStochastic } }
+
     public func setTraining(_ training: Bool) {
         for (_, module) in namedModules() { module.isTraining = training }
     }

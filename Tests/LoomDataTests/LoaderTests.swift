@@ -44,6 +44,30 @@ final class LoaderTests: XCTestCase {
         for (i, m) in batch.attentionMask.enumerated() where !m { XCTAssertEqual(batch.labels.scalars[i], -100) }
     }
 
+    /// `Batch.shards(n)`: every sample in exactly one shard, longest first dealt in turn (so the shards'
+    /// token counts are close), each shard padded to its own longest sample with its media items.
+    func testShardsDealTheSamplesLongestFirst() throws {
+        let loader = try DataLoader(samples: try samples(6), collator: collator, mediaLoaders: ["image": imageLoader()],
+                                    options: .init(batchSize: 6, seed: 3))
+        let batch = try XCTUnwrap(loader.batches(from: DataPosition()).nextBatch())
+        let lengths = batch.realLengths
+        let order = (0..<6).sorted { lengths[$0] > lengths[$1] || lengths[$0] == lengths[$1] && $0 < $1 }
+        let shards = batch.shards(4)
+        XCTAssertEqual(shards.count, 4)
+        XCTAssertEqual(shards.map(\.batchSize), [2, 2, 1, 1])
+        for (k, shard) in shards.enumerated() {
+            let rows = stride(from: k, to: 6, by: 4).map { order[$0] }
+            let expected = batch.rows(rows)
+            XCTAssertEqual(shard.inputIds, expected.inputIds)
+            XCTAssertEqual(shard.labels, expected.labels)
+            XCTAssertEqual(shard.length, rows.map { lengths[$0] }.max())
+            XCTAssertEqual(shard.media["image"]?.files, expected.media["image"]?.files)
+        }
+        XCTAssertEqual(shards.map(\.supervisedCount).reduce(0, +), batch.supervisedCount)
+        XCTAssertEqual(batch.shards(10).count, 6)
+        XCTAssertEqual(batch.shards(1).map(\.inputIds), [batch.inputIds])
+    }
+
     /// `Batch.sample(b)`: one sample without padding, with exactly its media items and their slots.
     func testSampleTakesOneRowWithItsMedia() throws {
         let loader = try DataLoader(samples: try samples(6), collator: collator, mediaLoaders: ["image": imageLoader()],

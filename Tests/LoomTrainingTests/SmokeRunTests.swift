@@ -98,6 +98,30 @@ final class SmokeRunTests: XCTestCase {
         }
     }
 
+    /// `sample_parallel` (on by default) splits each batch of 4 into one shard per core; it trains like
+    /// running each batch whole with every op split across the cores, to float32 rounding.
+    func testSamplesSplitAcrossTheCoresTrainLikeWholeBatches() throws {
+        let original = Threads.configuredCount
+        Threads.setCount(2)
+        defer { Threads.setCount(original) }
+        let whole = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2", "stages.0.sample_parallel=false", "stages.1.sample_parallel=false"])
+        let sharded = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2"])
+        XCTAssertEqual(sharded.log.filter { $0.contains("each batch split by samples across 2 cores") }.count, 2, "\(sharded.log)")
+        XCTAssertFalse(whole.log.contains { $0.contains("sample_parallel") }, "\(whole.log)")
+        XCTAssertEqual(whole.losses.count, sharded.losses.count)
+        for (i, (x, y)) in zip(whole.losses, sharded.losses).enumerated() { XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "loss \(i)") }
+        XCTAssertEqual(Set(whole.weights.keys), Set(sharded.weights.keys))
+        for (key, x) in whole.weights {
+            let scale = max(x.map { abs($0) }.max() ?? 0, 1e-6)
+            let diff = zip(x, sharded.weights[key]!).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key)
+        }
+        // LoRA dropout draws from one generator per layer: its stage runs whole and says so.
+        let lora = try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1", "stages.1.trainable=[]",
+                                        "stages.1.lora={r: 4, lora_alpha: 8, lora_dropout: 0.1}"])
+        XCTAssertEqual(lora.log.filter { $0.contains("sample_parallel is off while LoRA dropout is on") }.count, 1, "\(lora.log)")
+    }
+
     func testReproducibleGradientsTrainLikeTheBatchedPath() throws {
         let results = try [false, true].map { exact in
             try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2",

@@ -39,6 +39,17 @@ public struct Batch {
         return BatchOrder.chunks(BatchOrder.longestFirst(Array(0..<batchSize), lengths: realLengths), size).map { rows($0) }
     }
 
+    /// The batch split into `count` shards of whole samples for `SampleParallel` (fewer when it has
+    /// fewer samples): longest first, dealt in turn, so the shards' token counts are close; each is
+    /// padded to its own longest sample.
+    public func shards(_ count: Int) -> [Batch] {
+        precondition(count > 0, "\(count) shards")
+        guard count > 1, batchSize > 1 else { return [self] }
+        let order = BatchOrder.longestFirst(Array(0..<batchSize), lengths: realLengths)
+        let n = min(count, batchSize)
+        return (0..<n).map { shard in rows(stride(from: shard, to: order.count, by: n).map { order[$0] }) }
+    }
+
     /// The samples `rows` (in that order) as a batch padded to the longest of them alone: their
     /// tokens, labels and media items, the slots renumbered.
     public func rows(_ rows: [Int]) -> Batch {

@@ -30,6 +30,9 @@ public final class Linear: Module {
         _loraB.wrappedValue = nil
     }
 
+    /// LoRA dropout draws its masks from `loraDropoutGenerator`.
+    public override var isStochastic: Bool { loraA != nil && !isLoRAMerged && loraDropout > 0 }
+
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 

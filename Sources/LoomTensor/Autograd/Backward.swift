@@ -51,6 +51,10 @@ extension Tensor {
     }
 
     func accumulateLeafGradient(_ gradient: Tensor) {
+        if let sink = GradientSink.current, !sink.isLocal(self) {
+            sink.accumulate(gradient, for: self)
+            return
+        }
         if let grad {
             Kernels.addInPlace(grad, gradient)
         } else {

@@ -23,6 +23,10 @@ public func recomputedInBackward(_ x: Tensor, parameters: [Tensor],
             defer { restoreAfter?() }
             let leaf = input.detached()
             leaf.requiresGradient = inputNeedsGradient
+            // The leaf is this backward's own (its gradient is read right below), not a parameter
+            // whose gradient a shard of `SampleParallel` collects apart.
+            GradientSink.current?.keepLocal(leaf)
+            defer { GradientSink.current?.forget(leaf) }
             body(leaf).backward(seed: g)
             return [inputNeedsGradient ? leaf.grad : nil] + parameters.map { _ in nil }
         }

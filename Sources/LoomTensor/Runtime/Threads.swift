@@ -16,7 +16,15 @@ public enum Threads {
     }()
     nonisolated(unsafe) private static var blasSynced = false
 
-    public static var count: Int { configured }
+    /// Workers available to a kernel called from here: the configured count, or 1 on a thread that
+    /// `SampleParallel` gave a shard of the batch (the other cores are busy with the other shards).
+    public static var count: Int { isShardWorker ? 1 : configured }
+
+    /// The configured count, whatever thread asks.
+    public static var configuredCount: Int { configured }
+
+    /// True on a thread running one shard of a `SampleParallel` region.
+    @TaskLocal public static var isShardWorker = false
 
     /// Sets the worker count for Loom's kernels and OpenBLAS.
     public static func setCount(_ n: Int) {

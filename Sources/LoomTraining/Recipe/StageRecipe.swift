@@ -67,6 +67,12 @@ public struct StageRecipe: Decodable {
     /// are not `reproducible_gradients`; assumes a file's model input is the same on every read (no
     /// random augmentation in the modality's processor).
     public var featureCacheMB: Int
+    /// Split each micro-batch (or length-group piece) by samples across the cores, one shard per core
+    /// with one-thread kernels, instead of splitting every op across them (`SampleParallel`). The
+    /// gradient is the same sum; it costs one more buffer of the trainable parameters' size. Skipped
+    /// while LoRA dropout is on (its masks come from one generator per layer) and with
+    /// `reproducible_gradients`.
+    public var sampleParallel: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, template, systemPrompt = "system_prompt", data, trainable, lora, learningRate = "learning_rate", learningRateGroups = "learning_rate_groups"
@@ -76,7 +82,7 @@ public struct StageRecipe: Decodable {
         case frozenWeightsBF16 = "frozen_weights_bf16"
         case weightDecay = "weight_decay", adamBetas = "adam_betas", adamEpsilon = "adam_epsilon"
         case evalEvery = "eval_every", saveEvery = "save_every", keepLast = "keep_last", seed, initFrom = "init_from"
-        case logEvery = "log_every", featureCacheMB = "feature_cache_mb"
+        case logEvery = "log_every", featureCacheMB = "feature_cache_mb", sampleParallel = "sample_parallel"
     }
 
     public init(from decoder: Decoder) throws {
@@ -112,6 +118,7 @@ public struct StageRecipe: Decodable {
         initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? 1
         featureCacheMB = try c.decodeIfPresent(Int.self, forKey: .featureCacheMB) ?? 1024
+        sampleParallel = try c.decodeIfPresent(Bool.self, forKey: .sampleParallel) ?? true
         try validate()
     }
 

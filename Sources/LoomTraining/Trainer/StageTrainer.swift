@@ -118,6 +118,13 @@ public final class StageTrainer {
     }
 
     /// Trains to the end of the stage.
+    /// Shards each piece of a batch is split into (`sample_parallel`): one per core, or 1 (whole pieces,
+    /// each op split across the cores) when the option is off, with one core, or while a layer draws
+    /// random numbers (LoRA dropout: one generator per layer, which shards running at once would share).
+    public var shardsPerPiece: Int {
+        stage.sampleParallel && !stage.reproducibleGradients && !model.containsStochasticModules ? Threads.count : 1
+    }
+
     public func run() throws {
         let primary = communicator.isPrimary
         if primary { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
@@ -126,6 +133,7 @@ public final class StageTrainer {
         let progress = ProgressReporter(label: stage.name, total: totalSteps, every: stage.logEvery)
         var stream = loader.batches(from: state.position)
         var consecutiveNonFinite = 0
+        let shardsPerPiece = self.shardsPerPiece
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
         while state.step < totalSteps {
             let started = Date()
@@ -153,12 +161,13 @@ public final class StageTrainer {
             let tokens = Int(counts[0])
             optimizer.zeroGradients()
             var lossSum = 0.0
-            func accumulate(_ batch: Batch) throws {
+            // Back-propagates the batch's summed loss divided by the step's supervised tokens; returns the sum.
+            func accumulate(_ batch: Batch) throws -> Double {
                 let media = batch.modalityInputs
                 let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
                                           attentionMask: batch.attentionMask, reduction: .sum)
-                lossSum += Double(loss.item)
                 (loss * (1 / Float(max(tokens, 1)))).backward()
+                return Double(loss.item)
             }
             var gradientsFinite = true
             let reduced: (values: Int, bytes: Int)
@@ -172,7 +181,7 @@ public final class StageTrainer {
                         for b in 0..<batch.batchSize {
                             let sample = batch.sample(b)
                             guard sample.supervisedCount > 0 else { continue }
-                            try accumulate(sample)
+                            lossSum += try accumulate(sample)
                             exactGradients.collect(optimizer.parameters)
                         }
                     }
@@ -183,7 +192,11 @@ public final class StageTrainer {
                 for batch in local {
                     // length_group_size: pieces padded less, each divided by the step's tokens as the whole.
                     let pieces = stage.lengthGroupSize.map { batch.lengthGroups(size: $0) } ?? [batch]
-                    for piece in pieces where piece.supervisedCount > 0 { try accumulate(piece) }
+                    for piece in pieces where piece.supervisedCount > 0 {
+                        // sample_parallel: the piece's samples in one shard per core, run at once.
+                        let shards = shardsPerPiece > 1 ? piece.shards(shardsPerPiece).filter { $0.supervisedCount > 0 } : [piece]
+                        lossSum += try SampleParallel.map(shards.count) { try accumulate(shards[$0]) }.reduce(0, +)
+                    }
                 }
                 try gradients.reduce(optimizer.parameters)
                 reduced = (gradients.lastElementCount, gradients.lastElementCount * MemoryLayout<Float>.size)

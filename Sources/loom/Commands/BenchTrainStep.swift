@@ -26,6 +26,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).") var steps = 5
     @Option(help: "Stage 2 with LoRA of this rank on q/k/v/o/gate/up/down instead of full fine-tuning.") var loraRank: Int?
     @Flag(help: "Recompute each decoder layer in backward instead of keeping its activations.") var gradientCheckpointing = false
+    @Flag(inversion: .prefixedNo, help: "Split the batch by samples across the cores, one shard per core (as training does; the `sample_parallel` stage option).") var sampleParallel = true
     @Flag(name: .customLong("frozen-bf16"), help: "Keep the frozen weight matrices in bfloat16, widened to Float32 on use.") var frozenBFloat16 = false
     @OptionGroup var runtime: RuntimeOptions
 
@@ -65,18 +66,30 @@ struct BenchTrainStep: ParsableCommand {
             ids += [1] + [Int](repeating: llavaConfig.imageTokenId, count: imageTokens) + text
             labels += [Int](repeating: -100, count: 1 + imageTokens) + text
         }
-        let labelTensor = IntTensor(shape: [batch, length], scalars: labels)
         let size = llavaConfig.visionConfig.imageSize
         let pixels = Tensor.randomNormal([batch, 3, size, size], generator: &rng)
-        let inputIds = IntTensor(shape: [batch, length], scalars: ids)
+
+        // Shards of whole samples, each summing its loss and dividing by the batch's supervised tokens,
+        // so that the shards' gradients add up to the batch's mean-loss gradient.
+        let shardCount = sampleParallel ? SampleParallel.shardCount(samples: batch) : 1
+        let shards = (0..<shardCount).map { s -> (ids: IntTensor, pixels: Tensor, labels: IntTensor) in
+            let rows = (s * batch / shardCount)..<((s + 1) * batch / shardCount)
+            let tokens = (rows.lowerBound * length)..<(rows.upperBound * length)
+            return (IntTensor(shape: [rows.count, length], scalars: Array(ids[tokens])), pixels.sliced(axis: 0, rows).contiguous(),
+                    IntTensor(shape: [rows.count, length], scalars: Array(labels[tokens])))
+        }
+        let supervised = Float(batch * textTokens)
 
         func step() throws -> (Double, Float) {
             let start = DispatchTime.now().uptimeNanoseconds
             optimizer.zeroGradients()
-            let loss = try model.loss(inputIds: inputIds, pixelValues: pixels, labels: labelTensor)
-            loss.backward()
+            let losses = try SampleParallel.map(shardCount) { s in
+                let loss = try model.loss(inputIds: shards[s].ids, pixelValues: shards[s].pixels, labels: shards[s].labels, reduction: .sum)
+                (loss * (1 / supervised)).backward()
+                return loss.item
+            }
             optimizer.step()
-            return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, loss.item)
+            return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, losses.reduce(0, +) / supervised)
         }
         let setupPeak = peakResidentMegabytes()
         resetPeakResident()  // from here VmHWM is the peak of the steps alone (weights included)
@@ -93,7 +106,7 @@ struct BenchTrainStep: ParsableCommand {
             "tokens_per_s": (Double(batch * length) / median).rounded(),
             "peak_rss_mb": max(setupPeak, peakResidentMegabytes()), "step_peak_rss_mb": peakResidentMegabytes(),
             "trainable_parameters": trainable.reduce(0) { $0 + $1.count }, "threads": Threads.count,
-            "gradient_checkpointing": gradientCheckpointing, "frozen_bf16": frozenBFloat16,
+            "gradient_checkpointing": gradientCheckpointing, "frozen_bf16": frozenBFloat16, "shards": shardCount,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
