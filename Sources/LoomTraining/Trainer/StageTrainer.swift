@@ -117,7 +117,6 @@ public final class StageTrainer {
         return state.step
     }
 
-    /// Trains to the end of the stage.
     /// Shards each piece of a batch is split into (`sample_parallel`): one per core, or 1 (whole pieces,
     /// each op split across the cores) when the option is off, with one core, or while a layer draws
     /// random numbers (LoRA dropout: one generator per layer, which shards running at once would share).
@@ -125,6 +124,7 @@ public final class StageTrainer {
         stage.sampleParallel && !stage.reproducibleGradients && !model.containsStochasticModules ? Threads.count : 1
     }
 
+    /// Trains to the end of the stage.
     public func run() throws {
         let primary = communicator.isPrimary
         if primary { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
