@@ -59,8 +59,10 @@ open class Module {
     /// Makes every parameter of the tree trainable.
     public func unfreeze() { for p in parameters { p.requiresGradient = true } }
 
-    /// True when this module's own training-mode forward draws random numbers (dropout) from a
-    /// generator it keeps: such a forward cannot run on several threads at once.
+    /// True when this module's own training-mode forward draws random numbers from a generator it
+    /// keeps without going through `ShardRandomStreams` (as LoRA dropout does): two shards of a batch
+    /// would then share the generator, so the trainer runs such a model's batches whole
+    /// (`sample_parallel` off). A custom module with dropout overrides this, or adopts the streams.
     open var isStochastic: Bool { false }
 
     /// True when some module of the tree is stochastic (`isStochastic`).

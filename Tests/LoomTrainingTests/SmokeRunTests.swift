@@ -116,10 +116,30 @@ final class SmokeRunTests: XCTestCase {
             let diff = zip(x, sharded.weights[key]!).map { abs($0 - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key)
         }
-        // LoRA dropout draws from one generator per layer: its stage runs whole and says so.
-        let lora = try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1", "stages.1.trainable=[]",
-                                        "stages.1.lora={r: 4, lora_alpha: 8, lora_dropout: 0.1}"])
-        XCTAssertEqual(lora.log.filter { $0.contains("sample_parallel is off while LoRA dropout is on") }.count, 1, "\(lora.log)")
+    }
+
+    /// LoRA dropout in shards: each shard draws its masks from its own stream, so runs repeat bit for
+    /// bit, and gradient checkpointing replays a shard's masks (the same bits as without it).
+    func testLoRADropoutInShardsRepeatsAndReplaysUnderCheckpointing() throws {
+        let original = Threads.configuredCount
+        Threads.setCount(2)
+        defer { Threads.setCount(original) }
+        let runs = try [false, false, true].map { checkpointing in
+            let run = try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1", "stages.1.trainable=[]",
+                                           "stages.1.lora={r: 4, lora_alpha: 8, lora_dropout: 0.3}",
+                                           "stages.1.gradient_checkpointing=\(checkpointing)"])
+            XCTAssertEqual(run.log.filter { $0.contains("each batch split by samples across 2 cores") }.count, 2, "\(run.log)")
+            return (weights: run.weights.mapValues { $0.map(\.bitPattern) }, losses: run.losses)
+        }
+        XCTAssertGreaterThan(runs[0].weights.count, 0)
+        for run in runs.dropFirst() {
+            XCTAssertEqual(run.weights, runs[0].weights)
+            XCTAssertEqual(run.losses, runs[0].losses)
+        }
+        // The masks matter: without dropout the LoRA weights end elsewhere.
+        let plain = try trainBothStages(["stages.0.epochs=1", "stages.1.epochs=1", "stages.1.trainable=[]",
+                                         "stages.1.lora={r: 4, lora_alpha: 8, lora_dropout: 0}"])
+        XCTAssertNotEqual(plain.weights.mapValues { $0.map(\.bitPattern) }, runs[0].weights)
     }
 
     func testReproducibleGradientsTrainLikeTheBatchedPath() throws {

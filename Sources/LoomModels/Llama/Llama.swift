@@ -86,11 +86,11 @@ public final class LlamaDecoderLayer: Module {
     /// LoRA dropout replays the masks of the first pass.
     func recomputingInBackward(_ x: Tensor, context: DecoderContext) -> Tensor {
         let linears = namedModules().compactMap { $0.module as? Linear }
-        let start = linears.map(\.loraDropoutGenerator)
+        let start = linears.map(\.dropoutGenerator)
         return recomputedInBackward(x, parameters: trainableParameters.map(\.tensor), replay: {
-            let end = linears.map(\.loraDropoutGenerator)
-            for (linear, generator) in zip(linears, start) { linear.loraDropoutGenerator = generator }
-            return { for (linear, generator) in zip(linears, end) { linear.loraDropoutGenerator = generator } }
+            let end = linears.map(\.dropoutGenerator)
+            for (linear, generator) in zip(linears, start) { linear.dropoutGenerator = generator }
+            return { for (linear, generator) in zip(linears, end) { linear.dropoutGenerator = generator } }
         }) { [unowned self] input in self(input, context: context, cache: nil) }
     }
 }

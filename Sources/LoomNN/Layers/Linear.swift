@@ -30,15 +30,21 @@ public final class Linear: Module {
         _loraB.wrappedValue = nil
     }
 
-    /// LoRA dropout draws its masks from `loraDropoutGenerator`.
-    public override var isStochastic: Bool { loraA != nil && !isLoRAMerged && loraDropout > 0 }
+    /// The generator this thread's forward draws the LoRA dropout masks from: `loraDropoutGenerator`,
+    /// or inside a `SampleParallel` shard the shard's own stream (seeded from it).
+    public var dropoutGenerator: RandomGenerator {
+        get { ShardRandomStreams.current?.generator(for: self, base: loraDropoutGenerator) ?? loraDropoutGenerator }
+        set {
+            if let streams = ShardRandomStreams.current { streams.update(newValue, for: self) } else { loraDropoutGenerator = newValue }
+        }
+    }
 
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard let loraA, let loraB, !isLoRAMerged else { return linear(x, weight: weight, bias: bias) }   // [..., out]
-        let dropped = dropout(x, probability: loraDropout, generator: &loraDropoutGenerator, isTraining: isTraining)
+        let dropped = dropout(x, probability: loraDropout, generator: &dropoutGenerator, isTraining: isTraining)
         // y + scale · B(A(dropout(x))) as one op: the up-projection lands on the base output, and
         // without dropout the two input gradients share one buffer.
         return loraLinear(x, weight: weight, bias: bias, loraInput: dropped, loraA: loraA.weight, loraB: loraB.weight,
@@ -153,4 +159,8 @@ public final class Embedding: Module {
     public func callAsFunction(_ ids: IntTensor) throws -> Tensor {
         try embedding(ids, weight: weight, paddingIndex: paddingIndex)
     }
+}
+
+extension Linear: ShardedRandomSource {
+    public func advanceSharedGenerator(by draws: UInt64) { loraDropoutGenerator.offset &+= draws }
 }

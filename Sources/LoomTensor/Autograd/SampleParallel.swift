@@ -15,9 +15,10 @@ import Foundation
 /// gradient per shard therefore ends with the bits of running the shards one after the other
 /// (`grad = g0`, then `grad += g1`, ...), however the threads are scheduled.
 ///
-/// What `body` must respect: it may read shared modules and tensors but not mutate them (random
-/// generators included: callers keep stochastic layers out of a parallel region), and everything it
-/// records stays within its shard's graph.
+/// What `body` must respect: it may read shared modules and tensors but not mutate them, and
+/// everything it records stays within its shard's graph. A module that draws random numbers from a
+/// generator of its own does so through `ShardRandomStreams` (LoRA dropout does); one that does not
+/// must report `isStochastic` (LoomNN), and the trainer then runs the batch whole.
 public enum SampleParallel {
     /// Shards a batch of `samples` should be split into: one per core, never more than the samples.
     public static func shardCount(samples: Int) -> Int {
@@ -31,6 +32,7 @@ public enum SampleParallel {
     public static func map<T>(_ shards: Int, _ body: (Int) throws -> T) throws -> [T] {
         guard shards > 1, Threads.count > 1 else { return try (0..<max(shards, 0)).map(body) }
         let sinks = (0..<shards).map { $0 == 0 ? nil : GradientSink() }
+        let streams = (0..<shards).map { ShardRandomStreams(shard: $0) }
         var results = [Result<T, Error>?](repeating: nil, count: shards)
         BLAS.withSingleThreadedGEMM {
             results.withUnsafeMutableBufferPointer { slots in
@@ -38,13 +40,16 @@ public enum SampleParallel {
                 DispatchQueue.concurrentPerform(iterations: shards) { shard in
                     Threads.$isShardWorker.withValue(true) {
                         GradientSink.$current.withValue(sinks[shard]) {
-                            slots[shard] = Result { try body(shard) }
+                            ShardRandomStreams.$current.withValue(streams[shard]) {
+                                slots[shard] = Result { try body(shard) }
+                            }
                         }
                     }
                 }
             }
         }
         for sink in sinks { sink?.flush() }
+        ShardRandomStreams.advanceSources(streams)
         return try results.map { try $0!.get() }
     }
 }
@@ -80,5 +85,59 @@ final class GradientSink: @unchecked Sendable {
         }
         entries = []
         index = [:]
+    }
+}
+
+/// A module that keeps a random generator of its own (LoRA dropout's) and draws from it in training:
+/// inside a `SampleParallel` region each shard draws from a stream of its own instead
+/// (`ShardRandomStreams`), and afterwards the module's generator moves past what the shards drew.
+public protocol ShardedRandomSource: AnyObject {
+    /// Moves the module's own generator past `draws` values.
+    func advanceSharedGenerator(by draws: UInt64)
+}
+
+/// The random streams of one shard of a `SampleParallel` region: for each `ShardedRandomSource`, a
+/// generator seeded from the source's own generator at the region's start and the shard's index.
+/// So shards never share a generator, the masks do not depend on thread scheduling, and a gradient
+/// checkpointing replay (which saves and restores the generator in use) replays the shard's draws.
+public final class ShardRandomStreams: @unchecked Sendable {
+    @TaskLocal public static var current: ShardRandomStreams?
+
+    let shard: Int
+    private var streams: [ObjectIdentifier: (source: ShardedRandomSource, generator: RandomGenerator)] = [:]
+    private var order: [ObjectIdentifier] = []
+
+    init(shard: Int) { self.shard = shard }
+
+    /// The generator `source` draws from on this shard; `base` is the source's own generator.
+    public func generator(for source: ShardedRandomSource, base: RandomGenerator) -> RandomGenerator {
+        let key = ObjectIdentifier(source)
+        if let stream = streams[key] { return stream.generator }
+        let seed = RandomGenerator.mix(RandomGenerator.mix(base.seed, base.offset), UInt64(shard))
+        let generator = RandomGenerator(seed: seed)
+        streams[key] = (source, generator)
+        order.append(key)
+        return generator
+    }
+
+    /// Stores the generator `source` goes on with on this shard.
+    public func update(_ generator: RandomGenerator, for source: ShardedRandomSource) {
+        let key = ObjectIdentifier(source)
+        if streams[key] == nil { order.append(key) }
+        streams[key] = (source, generator)
+    }
+
+    /// After the region: every source's own generator moves past all the shards' draws from it.
+    static func advanceSources(_ shards: [ShardRandomStreams]) {
+        var totals: [ObjectIdentifier: (source: ShardedRandomSource, draws: UInt64)] = [:]
+        var order: [ObjectIdentifier] = []
+        for streams in shards {
+            for key in streams.order {
+                let (source, generator) = streams.streams[key]!
+                if totals[key] == nil { order.append(key) }
+                totals[key] = (source, (totals[key]?.draws ?? 0) &+ generator.offset)
+            }
+        }
+        for key in order { totals[key]!.source.advanceSharedGenerator(by: totals[key]!.draws) }
     }
 }

@@ -69,9 +69,9 @@ public struct StageRecipe: Decodable {
     public var featureCacheMB: Int
     /// Split each micro-batch (or length-group piece) by samples across the cores, one shard per core
     /// with one-thread kernels, instead of splitting every op across them (`SampleParallel`). The
-    /// gradient is the same sum; it costs one more buffer of the trainable parameters' size. Skipped
-    /// while LoRA dropout is on (its masks come from one generator per layer) and with
-    /// `reproducible_gradients`.
+    /// gradient is the same sum; it costs one more buffer of the trainable parameters' size. LoRA
+    /// dropout draws each shard's masks from a stream of its own. Skipped with
+    /// `reproducible_gradients` and for modules that report `isStochastic`.
     public var sampleParallel: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {

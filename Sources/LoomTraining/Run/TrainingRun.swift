@@ -226,7 +226,7 @@ public final class TrainingRun {
         if stage.sampleParallel && !stage.reproducibleGradients && Threads.count > 1 {
             log(trainer.shardsPerPiece > 1
                 ? "stage \(stage.name): each batch split by samples across \(trainer.shardsPerPiece) cores (sample_parallel)"
-                : "stage \(stage.name): sample_parallel is off while LoRA dropout is on; each op is split across the \(Threads.count) cores instead")
+                : "stage \(stage.name): sample_parallel is off: a module draws random numbers from a generator of its own (Module.isStochastic); each op is split across the \(Threads.count) cores instead")
         }
         trainer.afterStep = { [weak self] step in try self?.afterStep?(stage.name, step) }
         if try trainer.resume() != nil { log("stage \(stage.name): resumed at step \(trainer.state.step)") }

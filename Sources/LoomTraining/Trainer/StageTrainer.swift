@@ -118,8 +118,10 @@ public final class StageTrainer {
     }
 
     /// Shards each piece of a batch is split into (`sample_parallel`): one per core, or 1 (whole pieces,
-    /// each op split across the cores) when the option is off, with one core, or while a layer draws
-    /// random numbers (LoRA dropout: one generator per layer, which shards running at once would share).
+    /// each op split across the cores) when the option is off, with one core, with
+    /// `reproducible_gradients`, or while a module draws random numbers from a generator of its own
+    /// that shards running at once would share (`Module.isStochastic`; LoRA dropout gives each shard
+    /// its own stream instead).
     public var shardsPerPiece: Int {
         stage.sampleParallel && !stage.reproducibleGradients && !model.containsStochasticModules ? Threads.count : 1
     }
