@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LoomTensor
 @testable import LoomTraining
 
 final class EvaluationTests: XCTestCase {
@@ -28,6 +29,15 @@ final class EvaluationTests: XCTestCase {
         let report = try Evaluation.run(reloaded, stage: stage, maxSamples: 2, maxNewTokens: 4)
         XCTAssertEqual(report.samples, 2)
         XCTAssertNotNil(report.evalLoss)
+        // The eval loss runs each batch as one shard of samples per core; on one thread, whole batches.
+        let original = Threads.configuredCount
+        defer { Threads.setCount(original) }
+        let losses = try [1, 2, 3].map { threads in
+            Threads.setCount(threads)
+            return try XCTUnwrap(Evaluation.run(reloaded, stage: stage, maxSamples: 0).evalLoss)
+        }
+        XCTAssertEqual(losses[1], losses[0], accuracy: 1e-6 * losses[0])
+        XCTAssertEqual(losses[2], losses[0], accuracy: 1e-6 * losses[0])
         XCTAssertEqual(report.exactMatchCount, 2)  // short answers ("red", "a square")
         let image = SmokeRunTests.root.appendingPathComponent("Tests/LoomTrainingTests/Fixtures/smoke/images/eval_00.png").path
         let reply = try Responder(run: reloaded, stage: stage).reply(to: [.init(from: "human", value: "<image>\nWhat colour is the shape?")],

@@ -100,14 +100,17 @@ public func evaluationLoss(_ model: MultimodalLM, _ loader: DataLoader) throws -
     defer { model.setTraining(wasTraining) }
     var total = 0.0, tokens = 0
     let stream = loader.batches(from: DataPosition())
-    try withoutGradients {
-        while let batch = try stream.nextBatch() {
-            let media = batch.modalityInputs
-            let loss = try model.loss(inputIds: batch.inputIds, labels: batch.labels, media: media,
-                                      attentionMask: batch.attentionMask, reduction: .sum)
-            total += Double(loss.item)
-            tokens += batch.supervisedCount
-        }
+    while let batch = try stream.nextBatch() {
+        // One shard of samples per core, as training runs (the recording switch is per thread).
+        let shards = batch.shards(SampleParallel.shardCount(samples: batch.batchSize)).filter { $0.supervisedCount > 0 }
+        total += try SampleParallel.map(shards.count) { s in
+            try withoutGradients {
+                let shard = shards[s]
+                return Double(try model.loss(inputIds: shard.inputIds, labels: shard.labels, media: shard.modalityInputs,
+                                             attentionMask: shard.attentionMask, reduction: .sum).item)
+            }
+        }.reduce(0, +)
+        tokens += batch.supervisedCount
     }
     return total / Double(max(tokens, 1))
 }
