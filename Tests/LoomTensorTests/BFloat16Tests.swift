@@ -4,6 +4,20 @@ import XCTest
 /// Weights kept in bfloat16 (`keepInBFloat16`): the rounding against a naive reference, and every op
 /// that accepts such a weight against the same op on its rounded values held in Float32.
 final class BFloat16Tests: XCTestCase {
+    /// A caller that widens while another holds a buffer (a second shard) gets one of its own; both
+    /// are kept and reused by later calls.
+    func testWideningCallersAtOnceGetBuffersOfTheirOwnAndKeepThem() {
+        let scratch = WideningScratch()
+        var held: [UnsafeMutablePointer<Float>] = []
+        scratch.with(count: 100) { outer in
+            scratch.with(count: 100) { inner in
+                XCTAssertNotEqual(outer, inner)
+                held = [outer, inner]
+            }
+        }
+        scratch.with(count: 50) { again in XCTAssertTrue(held.contains(again)) }
+    }
+
     /// The bfloat16 nearest to `x`, found the slow way: of the two bfloat16 around x (truncation and
     /// the next one away from zero), the closer in Double; a tie goes to the even one.
     static func naiveBFloat16(_ x: Float) -> UInt16 {

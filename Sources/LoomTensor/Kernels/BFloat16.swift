@@ -151,35 +151,27 @@ extension Kernels {
     }
 }
 
-/// The buffer the bfloat16 GEMMs widen into, kept between calls: a fresh 64 MB buffer per call
+/// The buffers the bfloat16 GEMMs widen into, kept between calls: a fresh 64 MB buffer per call
 /// would page-fault on every touch, and freed buffers of tens of MB fragment malloc's heap between
-/// a step's activations (measured: the step's peak RSS grew by 1 GB). A second caller while it is
-/// in use (concurrent processes' threads never share it; this is for safety) gets its own buffer.
+/// a step's activations (measured: the step's peak RSS grew by 1 GB). One buffer per caller at a
+/// time: the shards of a `SampleParallel` step widen at once, each into a buffer of its own, and the
+/// buffers are kept for the next step.
 final class WideningScratch: @unchecked Sendable {
     static let shared = WideningScratch()
     private let lock = NSLock()
-    private var buffer: UnsafeMutablePointer<Float>?
-    private var capacity = 0
-    private var inUse = false
+    private var idle: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
 
     func with(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
         lock.lock()
-        if inUse {
-            lock.unlock()
-            let own = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            defer { own.deallocate() }
-            body(own)
-            return
-        }
-        inUse = true
-        if capacity < count {
-            buffer?.deallocate()
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
-            capacity = count
-        }
-        let pointer = buffer!
+        var buffer = idle.popLast()
         lock.unlock()
-        defer { lock.lock(); inUse = false; lock.unlock() }
-        body(pointer)
+        if let held = buffer, held.capacity < count {
+            held.pointer.deallocate()
+            buffer = nil
+        }
+        let taken = buffer ?? (UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+                                   .bindMemory(to: Float.self, capacity: max(count, 1)), max(count, 1))
+        defer { lock.lock(); idle.append(taken); lock.unlock() }
+        body(taken.pointer)
     }
 }
