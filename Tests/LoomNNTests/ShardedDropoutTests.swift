@@ -6,7 +6,7 @@ import LoomTensor
 /// layer's generator then moves past all the shards' draws, and the same start repeats the same bits.
 final class ShardedDropoutTests: XCTestCase {
     func testEachShardDrawsItsOwnMasksAndTheLayersGeneratorMovesPastThem() throws {
-        let original = Threads.configuredCount
+        let original = Threads.count
         Threads.setCount(2)
         defer { Threads.setCount(original) }
         var generator = RandomGenerator(seed: 3)

@@ -7,7 +7,7 @@ final class SampleParallelTests: XCTestCase {
     private var original = 1
 
     override func setUp() {
-        original = Threads.configuredCount
+        original = Threads.count
         Threads.setCount(max(2, original))
     }
 

@@ -30,7 +30,7 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(report.samples, 2)
         XCTAssertNotNil(report.evalLoss)
         // The eval loss runs each batch as one shard of samples per core; on one thread, whole batches.
-        let original = Threads.configuredCount
+        let original = Threads.count
         defer { Threads.setCount(original) }
         let losses = try [1, 2, 3].map { threads in
             Threads.setCount(threads)

@@ -88,40 +88,43 @@ final class SmokeRunTests: XCTestCase {
             XCTAssertEqual(files, 24, report)        // the training images
             XCTAssertEqual(counts, [48, 52], report) // 2 epochs of them; the 4 evaluation images are encoded
         }
-        XCTAssertEqual(plain.losses.count, cached.losses.count)
-        for (i, (x, y)) in zip(plain.losses, cached.losses).enumerated() { XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "loss \(i)") }
-        XCTAssertEqual(Set(plain.weights.keys), Set(cached.weights.keys))
-        for (key, x) in plain.weights {
+        assertTrainAlike(plain, cached)
+    }
+
+    /// The same logged losses (to 1e-4, relative above 1) and final weights (to 1e-4 of each tensor's
+    /// largest entry), for runs that differ only in float32 summation order.
+    func assertTrainAlike(_ a: (weights: [String: [Float]], losses: [Double], log: [String]),
+                          _ b: (weights: [String: [Float]], losses: [Double], log: [String]),
+                          file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.losses.count, b.losses.count, file: file, line: line)
+        for (i, (x, y)) in zip(a.losses, b.losses).enumerated() {
+            XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "loss \(i)", file: file, line: line)
+        }
+        XCTAssertEqual(Set(a.weights.keys), Set(b.weights.keys), file: file, line: line)
+        for (key, x) in a.weights {
             let scale = max(x.map { abs($0) }.max() ?? 0, 1e-6)
-            let diff = zip(x, cached.weights[key]!).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key)
+            let diff = zip(x, b.weights[key] ?? []).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key, file: file, line: line)
         }
     }
 
     /// `sample_parallel` (on by default) splits each batch of 4 into one shard per core; it trains like
     /// running each batch whole with every op split across the cores, to float32 rounding.
     func testSamplesSplitAcrossTheCoresTrainLikeWholeBatches() throws {
-        let original = Threads.configuredCount
+        let original = Threads.count
         Threads.setCount(2)
         defer { Threads.setCount(original) }
         let whole = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2", "stages.0.sample_parallel=false", "stages.1.sample_parallel=false"])
         let sharded = try trainBothStages(["stages.0.epochs=2", "stages.1.epochs=2"])
         XCTAssertEqual(sharded.log.filter { $0.contains("each batch split by samples across 2 cores") }.count, 2, "\(sharded.log)")
         XCTAssertFalse(whole.log.contains { $0.contains("sample_parallel") }, "\(whole.log)")
-        XCTAssertEqual(whole.losses.count, sharded.losses.count)
-        for (i, (x, y)) in zip(whole.losses, sharded.losses).enumerated() { XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "loss \(i)") }
-        XCTAssertEqual(Set(whole.weights.keys), Set(sharded.weights.keys))
-        for (key, x) in whole.weights {
-            let scale = max(x.map { abs($0) }.max() ?? 0, 1e-6)
-            let diff = zip(x, sharded.weights[key]!).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale, key)
-        }
+        assertTrainAlike(whole, sharded)
     }
 
     /// LoRA dropout in shards: each shard draws its masks from its own stream, so runs repeat bit for
     /// bit, and gradient checkpointing replays a shard's masks (the same bits as without it).
     func testLoRADropoutInShardsRepeatsAndReplaysUnderCheckpointing() throws {
-        let original = Threads.configuredCount
+        let original = Threads.count
         Threads.setCount(2)
         defer { Threads.setCount(original) }
         let runs = try [false, false, true].map { checkpointing in

@@ -105,7 +105,6 @@ public final class ShardRandomStreams: @unchecked Sendable {
 
     let shard: Int
     private var streams: [ObjectIdentifier: (source: ShardedRandomSource, generator: RandomGenerator)] = [:]
-    private var order: [ObjectIdentifier] = []
 
     init(shard: Int) { self.shard = shard }
 
@@ -116,28 +115,23 @@ public final class ShardRandomStreams: @unchecked Sendable {
         let seed = RandomGenerator.mix(RandomGenerator.mix(base.seed, base.offset), UInt64(shard))
         let generator = RandomGenerator(seed: seed)
         streams[key] = (source, generator)
-        order.append(key)
         return generator
     }
 
     /// Stores the generator `source` goes on with on this shard.
     public func update(_ generator: RandomGenerator, for source: ShardedRandomSource) {
-        let key = ObjectIdentifier(source)
-        if streams[key] == nil { order.append(key) }
-        streams[key] = (source, generator)
+        streams[ObjectIdentifier(source)] = (source, generator)
     }
 
     /// After the region: every source's own generator moves past all the shards' draws from it.
+    /// (Each source moves by its own total, so the order sources are visited in does not matter.)
     static func advanceSources(_ shards: [ShardRandomStreams]) {
         var totals: [ObjectIdentifier: (source: ShardedRandomSource, draws: UInt64)] = [:]
-        var order: [ObjectIdentifier] = []
         for streams in shards {
-            for key in streams.order {
-                let (source, generator) = streams.streams[key]!
-                if totals[key] == nil { order.append(key) }
-                totals[key] = (source, (totals[key]?.draws ?? 0) &+ generator.offset)
+            for (key, stream) in streams.streams {
+                totals[key] = (stream.source, (totals[key]?.draws ?? 0) &+ stream.generator.offset)
             }
         }
-        for key in order { totals[key]!.source.advanceSharedGenerator(by: totals[key]!.draws) }
+        for (source, draws) in totals.values { source.advanceSharedGenerator(by: draws) }
     }
 }

@@ -20,9 +20,6 @@ public enum Threads {
     /// `SampleParallel` gave a shard of the batch (the other cores are busy with the other shards).
     public static var count: Int { isShardWorker ? 1 : configured }
 
-    /// The configured count, whatever thread asks.
-    public static var configuredCount: Int { configured }
-
     /// True on a thread running one shard of a `SampleParallel` region.
     @TaskLocal public static var isShardWorker = false
 

@@ -223,11 +223,7 @@ public final class TrainingRun {
                                        directory: stageDirectory(stage), recipeText: recipeText, communicator: communicator)
         let ranks = communicator.size
         log("stage \(stage.name): global batch \(stage.batchSize * ranks * stage.gradientAccumulation) = batch_size \(stage.batchSize) × \(ranks) rank\(ranks == 1 ? "" : "s") × gradient_accumulation \(stage.gradientAccumulation)")
-        if stage.sampleParallel && !stage.reproducibleGradients && Threads.count > 1 {
-            log(trainer.shardsPerPiece > 1
-                ? "stage \(stage.name): each batch split by samples across \(trainer.shardsPerPiece) cores (sample_parallel)"
-                : "stage \(stage.name): sample_parallel is off: a module draws random numbers from a generator of its own (Module.isStochastic); each op is split across the \(Threads.count) cores instead")
-        }
+        if let summary = trainer.sampleParallelSummary { log("stage \(stage.name): \(summary)") }
         trainer.afterStep = { [weak self] step in try self?.afterStep?(stage.name, step) }
         if try trainer.resume() != nil { log("stage \(stage.name): resumed at step \(trainer.state.step)") }
         try trainer.run()

@@ -126,6 +126,15 @@ public final class StageTrainer {
         stage.sampleParallel && !stage.reproducibleGradients && !model.containsStochasticModules ? Threads.count : 1
     }
 
+    /// For the log: whether `sample_parallel` applies, or why not; nil when it is off by the recipe
+    /// (or `reproducible_gradients`) or there is one core.
+    public var sampleParallelSummary: String? {
+        guard stage.sampleParallel && !stage.reproducibleGradients && Threads.count > 1 else { return nil }
+        return shardsPerPiece > 1
+            ? "each batch split by samples across \(shardsPerPiece) cores (sample_parallel)"
+            : "sample_parallel is off: a module draws random numbers from a generator of its own (Module.isStochastic); each op is split across the \(Threads.count) cores instead"
+    }
+
     /// Trains to the end of the stage.
     public func run() throws {
         let primary = communicator.isPrimary
@@ -196,7 +205,7 @@ public final class StageTrainer {
                     let pieces = stage.lengthGroupSize.map { batch.lengthGroups(size: $0) } ?? [batch]
                     for piece in pieces where piece.supervisedCount > 0 {
                         // sample_parallel: the piece's samples in one shard per core, run at once.
-                        let shards = shardsPerPiece > 1 ? piece.shards(shardsPerPiece).filter { $0.supervisedCount > 0 } : [piece]
+                        let shards = piece.shards(shardsPerPiece).filter { $0.supervisedCount > 0 }
                         lossSum += try SampleParallel.map(shards.count) { try accumulate(shards[$0]) }.reduce(0, +)
                     }
                 }
