@@ -22,11 +22,14 @@ let package = Package(
         .target(name: "CLoomBLAS", linkerSettings: [.linkedLibrary("dl")]),
         // Vector operations Swift's SIMD types lack as single instructions (square root), inlined.
         .target(name: "CLoomVector"),
+        // The hottest elementwise and row kernels (SwiGLU, softmax rows, RMSNorm), compiled for AVX-512,
+        // AVX2 and the x86-64 baseline and picked at load time; the same bits on every CPU.
+        .target(name: "CLoomKernels"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
 
-        .target(name: "LoomTensor", dependencies: ["CLoomBLAS"], swiftSettings: fast),
+        .target(name: "LoomTensor", dependencies: ["CLoomBLAS", "CLoomKernels"], swiftSettings: fast),
         .target(name: "LoomCheckpoint", dependencies: ["LoomTensor"], swiftSettings: fast),
         .target(name: "LoomNN", dependencies: ["LoomTensor", "LoomCheckpoint"], swiftSettings: fast),
         .target(name: "LoomAdapters", dependencies: ["LoomNN", "LoomCheckpoint", "LoomTensor"], swiftSettings: fast),
@@ -61,7 +64,7 @@ let package = Package(
             ],
             swiftSettings: v5),
 
-        .testTarget(name: "LoomTensorTests", dependencies: ["LoomTensor"], swiftSettings: v5),
+        .testTarget(name: "LoomTensorTests", dependencies: ["LoomTensor", "CLoomKernels"], swiftSettings: v5),
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "LoomNNTests", dependencies: ["LoomNN"], swiftSettings: v5),

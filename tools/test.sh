@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command 2 (and .ci/run): installs what is missing, then runs the whole test suite and a short
+# README command 2 (and .ci/run): installs what is missing, then runs the whole test suite, the check that
+# the vector kernels give the same bits on every instruction set, and a short
 # fuzzing pass (15 s per parser from the committed corpus, tools/fuzz.sh; LOOM_FUZZ_SECONDS=0 skips it).
 # The loom binary is built first: the resume tests kill a real `loom train` process.
 # The suite is XCTest; the last lines are the plain summaries "tests: N passed, N failed" and "fuzz: …".
@@ -11,6 +12,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 swift test --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
+# CLoomKernels must give the same bits on every instruction set it is built for.
+if bash tools/check_kernel_variants.sh; then
+    kernels_summary="kernel variants: the same bits on every instruction set this CPU runs"
+else
+    kernels_summary="kernel variants: FAILED (tools/check_kernel_variants.sh)"
+    status=1
+fi
 fuzz_seconds="${LOOM_FUZZ_SECONDS:-15}"
 fuzz_summary="fuzz: skipped (LOOM_FUZZ_SECONDS=0)"
 if [ "$fuzz_seconds" != 0 ]; then
@@ -29,5 +37,6 @@ if [ -n "$summary" ]; then
     failed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\2/')
     echo "tests: $((total - failed)) passed, $failed failed"
 fi
+echo "$kernels_summary"
 echo "$fuzz_summary"
 exit "$status"

@@ -30,7 +30,7 @@ extension Tensor {
             let node = tensor.gradNode!
             guard let outputGrad = pending.removeValue(forKey: ObjectIdentifier(tensor)),
                   let backwardFn = node.backward else { continue }
-            let inputGrads = withoutGradients { backwardFn(outputGrad) }
+            let inputGrads = OpProfile.timed("backward " + node.op) { withoutGradients { backwardFn(outputGrad) } }
             precondition(inputGrads.count == node.inputs.count, "\(node.op): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
             for (input, grad) in zip(node.inputs, inputGrads) {
                 guard let grad, input.needsGradient else { continue }
@@ -38,9 +38,9 @@ extension Tensor {
                              "\(node.op): gradient \(describe(grad.shape)) for input \(describe(input.shape))")
                 if input.gradNode != nil {
                     let key = ObjectIdentifier(input)
-                    pending[key] = pending[key].map { Kernels.added($0, grad) } ?? grad
+                    pending[key] = pending[key].map { sum in OpProfile.timed("backward accumulate") { Kernels.added(sum, grad) } } ?? grad
                 } else {
-                    input.accumulateLeafGradient(grad)
+                    OpProfile.timed("backward leaf gradient") { input.accumulateLeafGradient(grad) }
                 }
             }
             if !retainGraph {

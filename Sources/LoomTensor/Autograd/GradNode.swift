@@ -53,6 +53,7 @@ extension Tensor {
     @discardableResult
     static func record(_ op: String, _ output: Tensor, inputs: [Tensor],
                        backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        if OpProfile.isEnabled { OpProfile.forwardOp(op) }
         guard GradientMode.isEnabled, inputs.contains(where: { $0.needsGradient }) else { return output }
         output.gradNode = GradNode(sequence: GradientMode.nextSequence(), op: op, inputs: inputs, backward: backward)
         return output

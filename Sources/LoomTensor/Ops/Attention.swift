@@ -1,3 +1,4 @@
+import CLoomKernels
 import Foundation
 
 /// Which keys each query may see.
@@ -128,9 +129,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                         dpr.update(repeating: 0, count: width)
                                         continue
                                     }
-                                    var dot: Float = 0
-                                    for j in 0..<width { dot += pr[j] * dpr[j] }
-                                    for j in 0..<width { dpr[j] = pr[j] * (dpr[j] - dot) }
+                                    loom_softmax_backward_row(pr, dpr, width)
                                 }
                                 if let gq {  // dQ = scale · dS · K
                                     BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: width, alpha: scale, a: dp, lda: width,
@@ -270,12 +269,7 @@ enum Attention {
             row.update(repeating: 1 / Float(tk), count: tk)
             return .nan  // marks "uniform" for the backward recomputation
         }
-        let maxValue = Kernels.maxContiguous(row, width)
-        Kernels.mapVectorized(row, row, count: width) { Kernels.exp($0 - maxValue) }
-        let total = Kernels.sumContiguous(row, width)
-        let inv = 1 / total
-        Kernels.mapVectorized(row, row, count: width) { $0 * inv }
-        return maxValue + Foundation.log(total)
+        return loom_softmax_in_place(row, width)
     }
 
     /// Recomputes probabilities from raw scores and the saved log-sum-exp.
@@ -287,6 +281,6 @@ enum Attention {
             return
         }
         _ = applyMask(row, width: width, batch: batch, query: i, tq: tq, tk: tk, mask: mask)
-        Kernels.mapVectorized(row, row, count: width) { Kernels.exp($0 - logSumExp) }  // e^(−inf) = 0
+        loom_exp_shifted_in_place(row, width, logSumExp)  // e^(−inf) = 0
     }
 }

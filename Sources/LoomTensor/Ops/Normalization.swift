@@ -1,3 +1,4 @@
+import CLoomKernels
 import Foundation
 
 /// LayerNorm and RMSNorm over the last dim, fused: per-row statistics with vectorised partial sums,
@@ -97,26 +98,8 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
     rstd.withUnsafeMutableBufferPointer { rs in
         let rsp = rs.baseAddress!
         Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
-            for r in range {
-                let row = xp + r * d
-                var acc = FloatVector(repeating: 0)
-                var j = 0
-                let raw = UnsafeRawPointer(row)
-                while j + 16 <= d {
-                    let v = raw.loadUnaligned(fromByteOffset: j * 4, as: FloatVector.self)
-                    acc += v * v
-                    j += 16
-                }
-                var ss = acc.sum()
-                while j < d { ss += row[j] * row[j]; j += 1 }
-                let inv = 1 / (ss / Float(d) + eps).squareRoot()
-                rsp[r] = inv
-                for k in 0..<d {
-                    let n = row[k] * inv
-                    np[r * d + k] = n
-                    op[r * d + k] = wp[k] * n
-                }
-            }
+            loom_rms_norm_forward(xp + range.lowerBound * d, wp, eps, range.count, d, op + range.lowerBound * d,
+                                  np + range.lowerBound * d, rsp + range.lowerBound)
         }
     }
     let w = weight.detached()
@@ -132,12 +115,8 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
             rstd.withUnsafeBufferPointer { rs in
                 let rsp = rs.baseAddress!
                 Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
-                    for r in range {
-                        var dot: Float = 0
-                        for j in 0..<d { dot += gp[r * d + j] * wv[j] * np[r * d + j] }
-                        dot /= Float(d)
-                        for j in 0..<d { dp[r * d + j] = rsp[r] * (gp[r * d + j] * wv[j] - np[r * d + j] * dot) }
-                    }
+                    let lo = range.lowerBound
+                    loom_rms_norm_backward(gp + lo * d, wv, np + lo * d, rsp + lo, range.count, d, dp + lo * d)
                 }
             }
             gx = grad

@@ -28,6 +28,7 @@ struct BenchTrainStep: ParsableCommand {
     @Flag(help: "Recompute each decoder layer in backward instead of keeping its activations.") var gradientCheckpointing = false
     @Flag(inversion: .prefixedNo, help: "Split the batch by samples across the cores, one shard per core (as training does; the `sample_parallel` stage option).") var sampleParallel = true
     @Flag(name: .customLong("frozen-bf16"), help: "Keep the frozen weight matrices in bfloat16, widened to Float32 on use.") var frozenBFloat16 = false
+    @Flag(help: "After the timed steps, print where their time went, op by op (forward and backward, summed over threads).") var profile = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -84,6 +85,7 @@ struct BenchTrainStep: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             optimizer.zeroGradients()
             let losses = try SampleParallel.map(shardCount) { s in
+                OpProfile.mark()
                 let loss = try model.loss(inputIds: shards[s].ids, pixelValues: shards[s].pixels, labels: shards[s].labels, reduction: .sum)
                 (loss * (1 / supervised)).backward()
                 return loss.item
@@ -95,12 +97,14 @@ struct BenchTrainStep: ParsableCommand {
         resetPeakResident()  // from here VmHWM is the peak of the steps alone (weights included)
         _ = try step()  // warm-up
         var times: [Double] = []
+        OpProfile.isEnabled = profile
         for i in 0..<steps {
             let (seconds, loss) = try step()
             times.append(seconds)
             print(String(format: "step %d: %.3f s, loss %.4f", i + 1, seconds, loss))
         }
         let median = times.sorted()[times.count / 2]
+        if profile { printProfile(steps: steps, stepSeconds: times.reduce(0, +) / Double(steps)) }
         let result: [String: Any] = [
             "stage": loraRank.map { "2-lora-r\($0)" } ?? String(stage), "median_step_s": (median * 1e4).rounded() / 1e4,
             "tokens_per_s": (Double(batch * length) / median).rounded(),
@@ -109,6 +113,23 @@ struct BenchTrainStep: ParsableCommand {
             "gradient_checkpointing": gradientCheckpointing, "frozen_bf16": frozenBFloat16, "shards": shardCount,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// The op table: seconds per step summed over threads, and their share of the step's thread time.
+    func printProfile(steps: Int, stepSeconds: Double) {
+        OpProfile.isEnabled = false
+        let entries = OpProfile.entries
+        let threadSeconds = stepSeconds * Double(Threads.count)
+        let accounted = entries.reduce(0) { $0 + $1.entry.seconds } / Double(steps)
+        func padded(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
+        print(padded("op", 34) + "  ms/step  calls/step   share")
+        for (name, entry) in entries {
+            let perStep = entry.seconds / Double(steps)
+            print(padded(name, 34) + String(format: " %8.2f %11d %6.1f%%", perStep * 1e3, entry.calls / steps, 100 * perStep / threadSeconds))
+        }
+        let outside = threadSeconds - accounted
+        print(padded("(outside ops: optimizer, waits)", 34) + String(format: " %8.2f", outside * 1e3) + String(repeating: " ", count: 12)
+              + String(format: " %6.1f%%", 100 * outside / threadSeconds))
     }
 
     /// Restarts VmHWM at the current resident size (Linux `clear_refs` 5).

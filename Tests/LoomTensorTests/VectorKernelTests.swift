@@ -1,0 +1,116 @@
+import CLoomKernels
+import Foundation
+import XCTest
+@testable import LoomTensor
+
+/// CLoomKernels (compiled for AVX-512, AVX2 and the baseline, picked at load time) against their
+/// Swift twins: elementwise kernels bit for bit, reductions against Double.
+final class VectorKernelTests: XCTestCase {
+    /// Finite values across exp's whole range, its clamps, and the special values.
+    let values: [Float] = (0..<2003).map { Float($0) * 0.1 - 100 }
+        + [0, -0.0, 1e-30, -1e-30, 87.3, -87.3, 88.72283, 88.73, -87.33654, -87.34, 1e6, -1e6, .infinity, -.infinity, .nan]
+
+    func swiftTwin(_ x: [Float], _ f: (FloatVector) -> FloatVector) -> [Float] {
+        stride(from: 0, to: x.count, by: 16).flatMap { start -> [Float] in
+            var v = FloatVector(repeating: 0)
+            let n = min(16, x.count - start)
+            for j in 0..<n { v[j] = x[start + j] }
+            let r = f(v)
+            return (0..<n).map { r[$0] }
+        }
+    }
+
+    func assertSameBits(_ actual: [Float], _ expected: [Float], _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        // A NaN's sign bit may depend on operand order inside the CPU; any NaN matches any NaN.
+        let differing = zip(actual, expected).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern && !($0.element.0.isNaN && $0.element.1.isNaN) }
+        XCTAssert(differing.isEmpty, "\(name): \(differing.count) values differ, first at x = \(differing.first.map { values[$0.offset] } ?? 0)",
+                  file: file, line: line)
+    }
+
+    func testElementwiseKernelsGiveTheBitsOfTheirSwiftTwins() {
+        let x = values, y = values.reversed().map { $0 * 0.01 }, dy = values.map { $0.isFinite ? $0 * 0.1 + 1 : $0 }
+        var out = [Float](repeating: 0, count: x.count), second = out
+        loom_silu_gate_forward(x, y, &out, x.count)
+        assertSameBits(out, zip(swiftTwin(x) { $0 * Kernels.sigmoid($0) }, y).map { $0 * $1 }, "silu gate")
+        loom_silu_gate_backward(dy, x, y, &out, &second, x.count)
+        let s = swiftTwin(x) { Kernels.sigmoid($0) }
+        assertSameBits(out, (0..<x.count).map { i in dy[i] * y[i] * (s[i] * (1 + x[i] * (1 - s[i]))) }, "silu gate d gate")
+        assertSameBits(second, (0..<x.count).map { i in dy[i] * (x[i] * s[i]) }, "silu gate d up")
+        loom_quick_gelu_forward(x, &out, x.count)
+        assertSameBits(out, swiftTwin(x) { $0 * Kernels.sigmoid(1.702 * $0) }, "quick_gelu")
+        var shifted = x
+        loom_exp_shifted_in_place(&shifted, x.count, 3.25)
+        assertSameBits(shifted, swiftTwin(x) { Kernels.exp($0 - 3.25) }, "exp shifted")
+    }
+
+    func testReductionsAndSoftmaxRowsAgreeWithDouble() {
+        for count in [0, 1, 15, 16, 17, 31, 257, 1000] {
+            var generator = RandomGenerator(seed: UInt64(count))
+            let x = generator.normal(count: count).map { $0 * 4 }
+            let exactSum = x.reduce(0.0) { $0 + Double($1) }
+            XCTAssertEqual(Double(loom_sum(x, count)), exactSum, accuracy: 1e-5 * (1 + x.reduce(0) { $0 + Double(abs($1)) }), "sum \(count)")
+            XCTAssertEqual(loom_max(x, count), x.max() ?? -.infinity, "max \(count)")
+            guard count > 0 else { continue }
+
+            // Softmax with the first two keys masked to −inf, as attention's masked rows are.
+            var row = x
+            if count > 2 { row[0] = -.infinity; row[1] = -.infinity }
+            let visible = row.filter { $0 > -.infinity }.map(Double.init)
+            let m = visible.max()!, total = visible.reduce(0) { $0 + Foundation.exp($1 - m) }
+            let expected = row.map { $0 == -.infinity ? 0 : Foundation.exp(Double($0) - m) / total }
+            let lse = loom_softmax_in_place(&row, count)
+            XCTAssertEqual(Double(lse), m + Foundation.log(total), accuracy: 1e-5 * (1 + abs(m)), "log-sum-exp \(count)")
+            for (p, e) in zip(row, expected) { XCTAssertEqual(Double(p), e, accuracy: 1e-6 + 2e-6 * e, "softmax \(count)") }
+
+            // dS = P ⊙ (dP − Σ P ⊙ dP)
+            let dp = generator.normal(count: count)
+            var ds = dp
+            loom_softmax_backward_row(row, &ds, count)
+            let dot = zip(row, dp).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            for i in 0..<count {
+                XCTAssertEqual(Double(ds[i]), Double(row[i]) * (Double(dp[i]) - dot), accuracy: 1e-6, "softmax backward \(count)")
+            }
+        }
+    }
+
+    func testRMSNormRowsAgreeWithDouble() {
+        for d in [1, 16, 33, 512] {
+            let rows = 3
+            var generator = RandomGenerator(seed: UInt64(d))
+            let x = generator.normal(count: rows * d).map { $0 * 2 }
+            let w = generator.normal(count: d), g = generator.normal(count: rows * d)
+            var out = [Float](repeating: 0, count: rows * d), normalized = out, dx = out, rstd = [Float](repeating: 0, count: rows)
+            loom_rms_norm_forward(x, w, 1e-6, rows, d, &out, &normalized, &rstd)
+            loom_rms_norm_backward(g, w, normalized, rstd, rows, d, &dx)
+            for r in 0..<rows {
+                let xr = x[(r * d)..<((r + 1) * d)].map(Double.init), gr = g[(r * d)..<((r + 1) * d)].map(Double.init)
+                let inv = 1 / (xr.reduce(0) { $0 + $1 * $1 } / Double(d) + 1e-6).squareRoot()
+                XCTAssertEqual(Double(rstd[r]), inv, accuracy: 1e-6 * inv)
+                let dot = (0..<d).reduce(0.0) { $0 + gr[$1] * Double(w[$1]) * xr[$1] * inv } / Double(d)
+                for j in 0..<d {
+                    XCTAssertEqual(Double(out[r * d + j]), Double(w[j]) * xr[j] * inv, accuracy: 1e-5 * (1 + abs(Double(w[j]) * xr[j] * inv)))
+                    let expected = inv * (gr[j] * Double(w[j]) - xr[j] * inv * dot)
+                    XCTAssertEqual(Double(dx[r * d + j]), expected, accuracy: 1e-5 * (1 + abs(expected)), "rms backward d \(d)")
+                }
+            }
+        }
+    }
+}
+
+/// `loom bench train-step --profile`'s op table.
+final class OpProfileTests: XCTestCase {
+    func testRecordsEachOpForwardAndBackwardOnce() {
+        OpProfile.reset()
+        OpProfile.isEnabled = true
+        defer { OpProfile.isEnabled = false; OpProfile.reset() }
+        let x = randomTensor([4, 8], seed: 1, requiresGradient: true), w = randomTensor([3, 8], seed: 2, requiresGradient: true)
+        OpProfile.mark()
+        sum(rmsNorm(linear(x, weight: w), weight: Tensor(repeating: 1, shape: [3]))).backward()
+        let calls = Dictionary(uniqueKeysWithValues: OpProfile.entries.map { ($0.name, $0.entry.calls) })
+        for op in ["linear", "rms_norm", "sum"] {
+            XCTAssertEqual(calls["forward " + op], 1, op)
+            XCTAssertEqual(calls["backward " + op], 1, op)
+        }
+        XCTAssert(OpProfile.entries.allSatisfy { $0.entry.seconds >= 0 })
+    }
+}
