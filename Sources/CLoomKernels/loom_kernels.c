@@ -178,3 +178,65 @@ void loom_rms_norm_backward(const float *g, const float *weight, const float *no
         for (long k = 0; k < d; k++) dx[r * d + k] = rstd[r] * (gr[k] * weight[k] - nr[k] * dot);
     }
 }
+
+LOOM_CLONES
+void loom_rotary(const float *src, float *dst, const float *cos, const float *sin, long heads, long half, int inverse) {
+    for (long h = 0; h < heads; h++) {
+        const float *x = src + h * 2 * half;
+        float *y = dst + h * 2 * half;
+        for (long i = 0; i < half; i++) {
+            float c = cos[i], s = inverse ? -sin[i] : sin[i];
+            float lo = x[i], hi = x[half + i];
+            y[i] = lo * c - hi * s;
+            y[half + i] = hi * c + lo * s;
+        }
+    }
+}
+
+LOOM_CLONES
+float loom_shifted_log_sum_exp(const float *x, long count, float *max_out) {
+    float m = loom_max(x, count);
+    *max_out = m;
+    if (!isfinite(m)) return 0;
+    float acc[LANES] = {0};
+    long i = 0;
+    for (; i + LANES <= count; i += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += loom_exp(x[i + l] - m);
+    float total = lanes_sum(acc);
+    for (; i < count; i++) total += loom_exp(x[i] - m);
+    return logf(total);
+}
+
+LOOM_CLONES
+void loom_scaled_softmax_from_stats(const float *z, float *out, long count, float max, float log_total, float scale) {
+    for (long i = 0; i < count; i++) out[i] = loom_exp((z[i] - max) - log_total) * scale;
+}
+
+LOOM_CLONES
+void loom_layer_norm_forward(const float *x, const float *weight, const float *bias, float eps, long rows, long d,
+                             float *out, float *normalized, float *rstd) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * d;
+        float mean = loom_sum(row, d) / (float)d;
+        float acc[LANES] = {0};
+        long j = 0;
+        for (; j + LANES <= d; j += LANES)
+            for (int l = 0; l < LANES; l++) {
+                float c = row[j + l] - mean;
+                acc[l] += c * c;
+            }
+        float squares = lanes_sum(acc);
+        for (; j < d; j++) {
+            float c = row[j] - mean;
+            squares += c * c;
+        }
+        float inv = 1 / sqrtf(squares / (float)d + eps);
+        rstd[r] = inv;
+        float *nr = normalized + r * d, *orow = out + r * d;
+        for (long k = 0; k < d; k++) nr[k] = (row[k] - mean) * inv;
+        if (weight && bias) for (long k = 0; k < d; k++) orow[k] = nr[k] * weight[k] + bias[k];
+        else if (weight) for (long k = 0; k < d; k++) orow[k] = nr[k] * weight[k];
+        else if (bias) for (long k = 0; k < d; k++) orow[k] = nr[k] + bias[k];
+        else for (long k = 0; k < d; k++) orow[k] = nr[k];
+    }
+}

@@ -41,6 +41,30 @@ final class VectorKernelTests: XCTestCase {
         var shifted = x
         loom_exp_shifted_in_place(&shifted, x.count, 3.25)
         assertSameBits(shifted, swiftTwin(x) { Kernels.exp($0 - 3.25) }, "exp shifted")
+        loom_scaled_softmax_from_stats(x, &out, x.count, 2.5, 1.25, 0.125)
+        assertSameBits(out, swiftTwin(x) { Kernels.exp(($0 - 2.5) - 1.25) * 0.125 }, "scaled softmax from statistics")
+    }
+
+    /// Rotary rows against the plain loop: x'[i] = x[i]·cos − x[i+h]·sin, x'[i+h] = x[i+h]·cos + x[i]·sin.
+    func testRotaryRowsGiveTheBitsOfThePlainLoop() {
+        let heads = 3, half = 20
+        var generator = RandomGenerator(seed: 5)
+        let x = generator.normal(count: heads * 2 * half), angles = generator.normal(count: half).map { $0 * 3 }
+        let c = angles.map { Foundation.cos($0) }, s = angles.map { Foundation.sin($0) }
+        for inverse in [false, true] {
+            var out = [Float](repeating: 0, count: x.count)
+            loom_rotary(x, &out, c, s, heads, half, inverse ? 1 : 0)
+            var expected = out
+            for h in 0..<heads {
+                for i in 0..<half {
+                    let base = h * 2 * half, sn = inverse ? -s[i] : s[i]
+                    let lo = x[base + i], hi = x[base + half + i]
+                    expected[base + i] = lo * c[i] - hi * sn
+                    expected[base + half + i] = hi * c[i] + lo * sn
+                }
+            }
+            XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern), "inverse \(inverse)")
+        }
     }
 
     func testReductionsAndSoftmaxRowsAgreeWithDouble() {
@@ -48,6 +72,14 @@ final class VectorKernelTests: XCTestCase {
             var generator = RandomGenerator(seed: UInt64(count))
             let x = generator.normal(count: count).map { $0 * 4 }
             let exactSum = x.reduce(0.0) { $0 + Double($1) }
+            var peak: Float = 0
+            let logTotal = loom_shifted_log_sum_exp(x, count, &peak)
+            XCTAssertEqual(peak, x.max() ?? -.infinity, "shifted max \(count)")
+            if let m = x.max() {
+                XCTAssertEqual(Double(logTotal), Foundation.log(x.reduce(0.0) { $0 + Foundation.exp(Double($1 - m)) }), accuracy: 1e-6, "log Σ \(count)")
+            } else {
+                XCTAssertEqual(logTotal, 0, "log Σ of nothing")
+            }
             XCTAssertEqual(Double(loom_sum(x, count)), exactSum, accuracy: 1e-5 * (1 + x.reduce(0) { $0 + Double(abs($1)) }), "sum \(count)")
             XCTAssertEqual(loom_max(x, count), x.max() ?? -.infinity, "max \(count)")
             guard count > 0 else { continue }

@@ -48,4 +48,22 @@ void loom_rms_norm_forward(const float *x, const float *weight, float eps, long 
 void loom_rms_norm_backward(const float *g, const float *weight, const float *normalized, const float *rstd,
                             long rows, long d, float *dx);
 
+/// Rotary embedding of one token's `heads` heads of 2·half values (halves rotated, not interleaved):
+/// dst[i] = src[i]·cos[i] − src[i+half]·sin[i], dst[i+half] = src[i+half]·cos[i] + src[i]·sin[i], with
+/// −sin when `inverse` (the backward rotation).
+void loom_rotary(const float *src, float *dst, const float *cos, const float *sin, long heads, long half, int inverse);
+
+/// log Σ e^(x − max) of `count` floats, with the max written to *max_out (the log-sum-exp kept in two
+/// parts, as log_softmax does); 0 when the max is not finite.
+float loom_shifted_log_sum_exp(const float *x, long count, float *max_out);
+
+/// out[i] = e^((z[i] − max) − log_total) · scale: a row's softmax from its saved statistics, scaled
+/// (cross-entropy's gradient before the target's −scale).
+void loom_scaled_softmax_from_stats(const float *z, float *out, long count, float max, float log_total, float scale);
+
+/// LayerNorm forward of `rows` rows of `d` (biased variance, two passes): normalized = (x − mean)·r,
+/// out = normalized ⊙ weight + bias (either may be NULL), rstd[row] = r = 1 / √(var + eps).
+void loom_layer_norm_forward(const float *x, const float *weight, const float *bias, float eps, long rows, long d,
+                             float *out, float *normalized, float *rstd);
+
 #endif

@@ -31,8 +31,8 @@ public final class LlamaAttention: Module {
         var q = qProj(xq).reshaped([b, tq, heads, headDim])                   // [B, Q, H, E]
         var k = kProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
         var v = vProj(x).reshaped([b, t, kvHeads, headDim])                   // [B, T, K, E]
-        q = applyRotaryEmbedding(q, table: context.rotary, positions: Array(context.positions.suffix(tq)))
-        k = applyRotaryEmbedding(k, table: context.rotary, positions: context.positions)
+        q = applyRotaryEmbedding(q, angles: tq == t ? context.rotary : context.rotary.suffix(tq))
+        k = applyRotaryEmbedding(k, angles: context.rotary)
         if let cache { (k, v) = cache.appending(keys: k, values: v) }        // [B, S, K, E]
         // Causal: query i of Q sits at position S − Q + i.
         let out = scaledDotProductAttention(query: q.transposed(1, 2), key: k.transposed(1, 2), value: v.transposed(1, 2),
@@ -97,8 +97,8 @@ public final class LlamaDecoderLayer: Module {
 
 /// What every layer of one forward pass shares.
 struct DecoderContext {
-    let rotary: RotaryTable
-    let positions: [Int]
+    /// cos and sin at the pass's positions, computed once for every layer.
+    let rotary: RotaryAngles
     let mask: AttentionMask
 }
 
@@ -137,7 +137,7 @@ public final class LlamaModel: Module {
             precondition(attentionMask.count == b * (past + t), "attention mask has \(attentionMask.count) entries for [\(b), \(past + t)]")
         }
         let context = DecoderContext(
-            rotary: rotary, positions: Array(past..<(past + t)),
+            rotary: RotaryAngles(table: rotary, positions: Array(past..<(past + t))),
             mask: AttentionMask(isCausal: true, keyPadding: attentionMask, slidingWindow: config.slidingWindow))
         var h = embeddings
         for (i, layer) in layers.enumerated() {

@@ -1,3 +1,4 @@
+import CLoomKernels
 import Foundation
 
 public enum LossReduction: String, Codable, Sendable {
@@ -67,7 +68,7 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
                         let row = sp + r * classes, out = gp + r * classes
                         let maxValue = maxValues[r], logTotal = logs[r]
                         // softmax = exp((z − max) − log Σ), PyTorch's exp(log_softmax)
-                        Kernels.mapVectorized(row, out, count: classes) { Kernels.exp(($0 - maxValue) - logTotal) * scale }
+                        loom_scaled_softmax_from_stats(row, out, classes, maxValue, logTotal, scale)
                         out[labels[r]] -= scale
                     }
                 }
@@ -78,20 +79,11 @@ public func crossEntropy(logits: Tensor, targets: IntTensor, ignoreIndex: Int = 
 }
 
 extension Kernels {
-    /// (max, log Σ exp(x − max)) of one row, vectorised; log Σ is 0 when the max is not finite.
+    /// (max, log Σ exp(x − max)) of one row (CLoomKernels); log Σ is 0 when the max is not finite.
     @inline(__always)
     static func shiftedLogSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logTotal: Float) {
-        let maxValue = maxContiguous(x, n)
-        if !maxValue.isFinite { return (maxValue, 0) }
-        var acc = FloatVector(repeating: 0)
-        var i = 0
-        let raw = UnsafeRawPointer(x)
-        while i + 16 <= n {
-            acc += exp(raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) - maxValue)
-            i += 16
-        }
-        var total = acc.sum()
-        while i < n { total += Foundation.exp(x[i] - maxValue); i += 1 }
-        return (maxValue, Foundation.log(total))
+        var maxValue: Float = 0
+        let logTotal = loom_shifted_log_sum_exp(x, n, &maxValue)
+        return (maxValue, logTotal)
     }
 }

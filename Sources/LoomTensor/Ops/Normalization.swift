@@ -23,21 +23,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     rstd.withUnsafeMutableBufferPointer { rs in
         let rsp = rs.baseAddress!
         Threads.parallelFor(rows, grain: max(1, 8192 / max(d, 1))) { range in
-            for r in range {
-                let row = xp + r * d
-                // Two passes (mean, then centred squares) in SIMD partial sums: stable like PyTorch's.
-                let m = Kernels.sumContiguous(row, d) / Float(d)
-                let inv = 1 / (Kernels.centredSquares(row, d, mean: m) / Float(d) + eps).squareRoot()
-                rsp[r] = inv
-                for j in 0..<d {
-                    let n = (row[j] - m) * inv
-                    np[r * d + j] = n
-                    var v = n
-                    if let wp { v *= wp[j] }
-                    if let bp { v += bp[j] }
-                    op[r * d + j] = v
-                }
-            }
+            let lo = range.lowerBound
+            loom_layer_norm_forward(xp + lo * d, wp, bp, eps, range.count, d, op + lo * d, np + lo * d, rsp + lo)
         }
     }
     let w = weight?.detached()
@@ -127,22 +114,6 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
 }
 
 extension Kernels {
-    /// Σ (x − mean)² over `n` contiguous floats, in 16 partial sums.
-    @inline(__always)
-    static func centredSquares(_ p: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
-        var acc = FloatVector(repeating: 0)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 16 <= n {
-            let c = raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) - mean
-            acc += c * c
-            i += 16
-        }
-        var total = acc.sum()
-        while i < n { let c = p[i] - mean; total += c * c; i += 1 }
-        return total
-    }
-
     /// Σ_rows a[r, c] (· b[r, c]) → [cols]: the weight and bias gradients of a norm.
     static func columnSums(_ a: UnsafePointer<Float>, times b: UnsafePointer<Float>?, rows: Int, cols: Int) -> Tensor {
         let out = Tensor(zeros: [cols])

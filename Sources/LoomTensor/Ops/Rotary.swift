@@ -1,3 +1,4 @@
+import CLoomKernels
 import Foundation
 
 /// Rotary position embedding tables, computed as transformers does in float32: for each position p
@@ -43,32 +44,56 @@ public struct RotaryTable: Sendable {
     }
 }
 
+/// The cos and sin rows of a rotary table at some positions, [count, headDim / 2] each: computed once
+/// per forward pass and shared by every layer's queries and keys.
+public struct RotaryAngles: Sendable {
+    public let headDim: Int
+    /// Positions covered (T shared by the batch, or B·T).
+    public let count: Int
+    let cos: [Float], sin: [Float]
+
+    public init(table: RotaryTable, positions: [Int]) {
+        headDim = table.headDim
+        count = positions.count
+        (cos, sin) = table.angles(positions)
+    }
+
+    private init(headDim: Int, count: Int, cos: [Float], sin: [Float]) {
+        (self.headDim, self.count, self.cos, self.sin) = (headDim, count, cos, sin)
+    }
+
+    /// The angles of the last `n` positions (the queries of a layer cut to its last rows).
+    public func suffix(_ n: Int) -> RotaryAngles {
+        precondition(n <= count, "\(n) of \(count) positions")
+        let half = headDim / 2
+        return RotaryAngles(headDim: headDim, count: n, cos: Array(cos.suffix(n * half)), sin: Array(sin.suffix(n * half)))
+    }
+}
+
 /// Rotates x [B, T, H, D] (heads of one token contiguous, as a projection reshaped) by the angles of
 /// `positions` ([T] shared by the batch, or [B·T]):
 /// x'[i] = x[i]·cos − x[i+D/2]·sin, x'[i+D/2] = x[i+D/2]·cos + x[i]·sin.
 public func applyRotaryEmbedding(_ x: Tensor, table: RotaryTable, positions: [Int]) -> Tensor {
-    precondition(x.rank == 4 && x.shape[3] == table.headDim,
-                 "rotary embedding wants [B, T, H, \(table.headDim)], got \(describe(x.shape))")
+    applyRotaryEmbedding(x, angles: RotaryAngles(table: table, positions: positions))
+}
+
+/// Rotates x [B, T, H, D] by precomputed angles ([T] shared by the batch, or [B·T]); the rows run in
+/// CLoomKernels.
+public func applyRotaryEmbedding(_ x: Tensor, angles: RotaryAngles) -> Tensor {
+    precondition(x.rank == 4 && x.shape[3] == angles.headDim,
+                 "rotary embedding wants [B, T, H, \(angles.headDim)], got \(describe(x.shape))")
     let (b, t, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    precondition(positions.count == t || positions.count == b * t, "\(positions.count) positions for [\(b), \(t)]")
+    precondition(angles.count == t || angles.count == b * t, "\(angles.count) positions for [\(b), \(t)]")
     let half = d / 2
-    let (cosTable, sinTable) = table.angles(positions)
-    let shared = positions.count == t
+    let shared = angles.count == t
     func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, inverse: Bool) {
-        cosTable.withUnsafeBufferPointer { cp in
-            sinTable.withUnsafeBufferPointer { sp in
+        angles.cos.withUnsafeBufferPointer { cp in
+            angles.sin.withUnsafeBufferPointer { sp in
+                let (cosRows, sinRows) = (cp.baseAddress!, sp.baseAddress!)
                 Threads.parallelFor(b * t, grain: max(1, 4096 / max(h * d, 1))) { range in
                     for bt in range {
                         let row = (shared ? bt % t : bt) * half
-                        for head in 0..<h {
-                            let base = (bt * h + head) * d
-                            for i in 0..<half {
-                                let c = cp[row + i], s = inverse ? -sp[row + i] : sp[row + i]
-                                let lo = src[base + i], hi = src[base + half + i]
-                                dst[base + i] = lo * c - hi * s
-                                dst[base + half + i] = hi * c + lo * s
-                            }
-                        }
+                        loom_rotary(src + bt * h * d, dst + bt * h * d, cosRows + row, sinRows + row, h, half, inverse ? 1 : 0)
                     }
                 }
             }
@@ -77,6 +102,7 @@ public func applyRotaryEmbedding(_ x: Tensor, table: RotaryTable, positions: [In
     let xd = x.contiguousStorageView()
     defer { keepAlive(xd) }
     let out = Tensor(uninitialized: x.shape)
+    guard out.count > 0 else { return out }
     rotate(xd.pointer, out.pointer, inverse: false)
     return Tensor.record("rotary", out, inputs: [x]) { g in
         // The rotation is orthogonal: its transpose rotates by the negative angle.
