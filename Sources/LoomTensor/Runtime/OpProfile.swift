@@ -61,11 +61,11 @@ public enum OpProfile {
 
     /// Times `body` as `name` (a backward closure, a gradient sum).
     @inline(__always)
-    static func timed<R>(_ name: String, _ body: () -> R) -> R {
+    static func timed<R>(_ name: @autoclosure () -> String, _ body: () -> R) -> R {
         guard isEnabled else { return body() }
         let t0 = now()
         let result = body()
-        add(name, now() - t0)
+        add(name(), now() - t0)
         mark()
         return result
     }
