@@ -10,7 +10,9 @@
 
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__) && defined(__linux__)
+// Runtime dispatch needs the loader's ifunc support (glibc) and the CPU feature bits that
+// compiler-rt or libgcc 12+ provide; anything else builds the one baseline version.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define LOOM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LOOM_CLONES
@@ -36,9 +38,11 @@ static inline __attribute__((always_inline)) float loom_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * r * r + r + 1;
-    int32_t ni = float_to_bits(n + magic) - float_to_bits(magic);
-    int32_t half = ni >> 1;
-    float result = y * bits_to_float((half + 127) << 23) * bits_to_float((ni - half + 127) << 23);
+    // Integer steps in unsigned arithmetic (wrapping, as Swift's &- &+ &<<; a NaN's bits would
+    // overflow signed ones), with the arithmetic shift of the signed value for n / 2.
+    uint32_t ni = (uint32_t)float_to_bits(n + magic) - (uint32_t)float_to_bits(magic);
+    uint32_t half = (uint32_t)((int32_t)ni >> 1);
+    float result = y * bits_to_float((int32_t)((half + 127u) << 23)) * bits_to_float((int32_t)((ni - half + 127u) << 23));
     result = x < -87.33654f ? 0.0f : result;
     result = x > 88.72283f ? INFINITY : result;
     return x != x ? x : result;
@@ -239,4 +243,15 @@ void loom_layer_norm_forward(const float *x, const float *weight, const float *b
         else if (bias) for (long k = 0; k < d; k++) orow[k] = nr[k] + bias[k];
         else for (long k = 0; k < d; k++) orow[k] = nr[k];
     }
+}
+
+const char *loom_kernels_variant(void) {
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+    if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2)";
+    return "x86-64 baseline (SSE2)";
+#else
+    return "portable (one build, no dispatch)";
+#endif
 }

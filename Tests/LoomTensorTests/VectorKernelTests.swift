@@ -45,6 +45,18 @@ final class VectorKernelTests: XCTestCase {
         assertSameBits(out, swiftTwin(x) { Kernels.exp(($0 - 2.5) - 1.25) * 0.125 }, "scaled softmax from statistics")
     }
 
+    /// The angles of the last positions are those computed for the last positions alone.
+    func testRotaryAnglesSuffixIsTheAnglesOfTheLastPositions() {
+        let table = RotaryTable(headDim: 8, inverseFrequencies: RotaryTable.defaultInverseFrequencies(headDim: 8, base: 10000))
+        let all = RotaryAngles(table: table, positions: Array(3..<12))
+        let tail = RotaryAngles(table: table, positions: Array(8..<12))
+        XCTAssertEqual(all.suffix(4).cos, tail.cos)
+        XCTAssertEqual(all.suffix(4).sin, tail.sin)
+        XCTAssertEqual(all.suffix(4).count, 4)
+        let x = randomTensor([2, 4, 3, 8], seed: 12)
+        XCTAssertEqual(applyRotaryEmbedding(x, angles: all.suffix(4)).scalars, applyRotaryEmbedding(x, table: table, positions: Array(8..<12)).scalars)
+    }
+
     /// Rotary rows against the plain loop: x'[i] = x[i]·cos − x[i+h]·sin, x'[i+h] = x[i+h]·cos + x[i]·sin.
     func testRotaryRowsGiveTheBitsOfThePlainLoop() {
         let heads = 3, half = 20
@@ -105,6 +117,48 @@ final class VectorKernelTests: XCTestCase {
         }
     }
 
+    /// LayerNorm rows with each of weight and bias present or absent, widths with and without a tail
+    /// of lanes, against Double; a row holding inf or NaN gives NaN as the Swift code did.
+    func testLayerNormRowsAgreeWithDouble() {
+        for d in [1, 7, 16, 33, 384] {
+            let rows = 3
+            var generator = RandomGenerator(seed: UInt64(100 + d))
+            let x = generator.normal(count: rows * d).map { $0 * 3 + 1 }
+            let w = generator.normal(count: d), b = generator.normal(count: d)
+            for (useWeight, useBias) in [(true, true), (true, false), (false, true), (false, false)] {
+                var out = [Float](repeating: 0, count: rows * d), normalized = out, rstd = [Float](repeating: 0, count: rows)
+                w.withUnsafeBufferPointer { wp in
+                    b.withUnsafeBufferPointer { bp in
+                        loom_layer_norm_forward(x, useWeight ? wp.baseAddress : nil, useBias ? bp.baseAddress : nil, 1e-5, rows, d,
+                                                &out, &normalized, &rstd)
+                    }
+                }
+                for r in 0..<rows {
+                    let xr = x[(r * d)..<((r + 1) * d)].map(Double.init)
+                    let mean = xr.reduce(0, +) / Double(d)
+                    let inv = 1 / (xr.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d) + 1e-5).squareRoot()
+                    XCTAssertEqual(Double(rstd[r]), inv, accuracy: 1e-5 * inv, "rstd d \(d)")
+                    for j in 0..<d {
+                        let n = (xr[j] - mean) * inv
+                        let expected = n * (useWeight ? Double(w[j]) : 1) + (useBias ? Double(b[j]) : 0)
+                        XCTAssertEqual(Double(normalized[r * d + j]), n, accuracy: 1e-5 * (1 + abs(n)))
+                        XCTAssertEqual(Double(out[r * d + j]), expected, accuracy: 1e-5 * (1 + abs(expected)),
+                                       "d \(d) weight \(useWeight) bias \(useBias)")
+                    }
+                }
+            }
+        }
+        for special in [Float.infinity, .nan] {
+            var x = [Float](repeating: 1, count: 20)
+            x[3] = special
+            var out = x, normalized = x, rstd: [Float] = [0]
+            loom_layer_norm_forward(x, nil, nil, 1e-5, 1, 20, &out, &normalized, &rstd)
+            XCTAssert(out.allSatisfy(\.isNaN), "a row holding \(special)")
+            loom_rms_norm_forward(x, [Float](repeating: 1, count: 20), 1e-6, 1, 20, &out, &normalized, &rstd)
+            XCTAssert(out[3].isNaN && (special.isNaN ? out.allSatisfy(\.isNaN) : out[0] == 0), "rms row holding \(special)")
+        }
+    }
+
     func testRMSNormRowsAgreeWithDouble() {
         for d in [1, 16, 33, 512] {
             let rows = 3
@@ -125,6 +179,32 @@ final class VectorKernelTests: XCTestCase {
                     XCTAssertEqual(Double(dx[r * d + j]), expected, accuracy: 1e-5 * (1 + abs(expected)), "rms backward d \(d)")
                 }
             }
+        }
+    }
+}
+
+/// The ops whose kernels moved to CLoomKernels keep no reference to their own output: a forward pass
+/// that never runs backward (an evaluation under gradient mode, a step that threw) frees its graph.
+final class FusedOpLifetimeTests: XCTestCase {
+    func testOutputsOfFusedOpsAreFreedWithoutBackward() {
+        let cases: [(String, () -> Tensor)] = [
+            ("silu_gate", { gatedActivation(.silu, gate: randomTensor([3, 40], seed: 1, requiresGradient: true), up: randomTensor([3, 40], seed: 2)) }),
+            ("quick_gelu", { quickGELU(randomTensor([3, 40], seed: 3, requiresGradient: true)) }),
+            ("rms_norm", { rmsNorm(randomTensor([3, 40], seed: 4, requiresGradient: true), weight: randomTensor([40], seed: 5)) }),
+            ("layer_norm", { layerNorm(randomTensor([3, 40], seed: 6, requiresGradient: true), weight: randomTensor([40], seed: 7), bias: nil) }),
+            ("rotary", { applyRotaryEmbedding(randomTensor([1, 5, 2, 8], seed: 8, requiresGradient: true),
+                                              table: RotaryTable(headDim: 8, inverseFrequencies: [1, 0.1, 0.01, 0.001]), positions: Array(0..<5)) }),
+            ("attention", { scaledDotProductAttention(query: randomTensor([1, 2, 5, 8], seed: 9, requiresGradient: true),
+                                                      key: randomTensor([1, 2, 5, 8], seed: 10), value: randomTensor([1, 2, 5, 8], seed: 11), mask: .causal) }),
+        ]
+        for (name, make) in cases {
+            weak var output: Tensor?
+            do {
+                let out = make()
+                XCTAssert(out.isRecorded, name)
+                output = out
+            }
+            XCTAssertNil(output, "\(name): the output outlives its last reference (a cycle through its backward closure)")
         }
     }
 }

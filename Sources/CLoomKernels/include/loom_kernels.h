@@ -7,9 +7,11 @@
 // run 16 lanes at a time where AVX-512 exists.
 //
 // Every version computes the same bits: no fused multiply-add contraction, no reassociation, and
-// reductions kept in 16 fixed partial sums added in a fixed order. A result therefore does not
-// depend on the machine's vector width. Each kernel has a plain Swift twin that the tests compare
-// against (Tests/LoomTensorTests/VectorKernelTests.swift).
+// reductions kept in 16 fixed partial sums added pairwise in a fixed order. A result therefore does
+// not depend on the machine's vector width (tools/check_kernel_variants.sh compares the builds).
+// The elementwise kernels give the bits of their Swift twins (Kernels.exp and friends); the
+// reductions (sums, maxima, dot products, the norms' statistics) are checked against Double
+// (Tests/LoomTensorTests/VectorKernelTests.swift). Build with clang: `fp contract(off)` is clang's.
 
 #include <stddef.h>
 
@@ -65,5 +67,8 @@ void loom_scaled_softmax_from_stats(const float *z, float *out, long count, floa
 /// out = normalized ⊙ weight + bias (either may be NULL), rstd[row] = r = 1 / √(var + eps).
 void loom_layer_norm_forward(const float *x, const float *weight, const float *bias, float eps, long rows, long d,
                              float *out, float *normalized, float *rstd);
+
+/// The version the loader picked on this CPU, for `loom info`.
+const char *loom_kernels_variant(void);
 
 #endif

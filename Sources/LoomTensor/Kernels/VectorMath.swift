@@ -1,3 +1,4 @@
+import CLoomKernels
 import Foundation
 
 /// SIMD transcendental functions used by the fused kernels. Accuracy: a few ulp over the float range
@@ -112,4 +113,9 @@ extension Kernels {
             for j in 0..<(count - i) { dst[i + j] = r[j] }
         }
     }
+}
+
+extension Kernels {
+    /// Which build of CLoomKernels (the C row kernels) the loader picked for this CPU, for `loom info`.
+    public static var rowKernelsVariant: String { String(cString: loom_kernels_variant()) }
 }

@@ -15,11 +15,14 @@ public func gatedActivation(_ activation: Activation, gate: Tensor, up: Tensor) 
     Threads.parallelFor(out.count, grain: 16384) { r in
         loom_silu_gate_forward(pg + r.lowerBound, pu + r.lowerBound, po + r.lowerBound, r.count)
     }
+    keepAlive(g, u)
+    // The backward closure must not hold `out` (its node holds the closure: a cycle that leaks the graph).
+    let count = out.count
     return Tensor.record("silu_gate", out, inputs: [gate, up]) { grad in
         let dy = grad.contiguousStorageView()
         let dGate = Tensor(uninitialized: g.shape), dUp = Tensor(uninitialized: g.shape)
         let (pdy, pdg, pdu) = (UnsafePointer(dy.pointer), dGate.pointer, dUp.pointer)
-        Threads.parallelFor(out.count, grain: 16384) { r in
+        Threads.parallelFor(count, grain: 16384) { r in
             let i = r.lowerBound
             loom_silu_gate_backward(pdy + i, pg + i, pu + i, pdg + i, pdu + i, r.count)
         }

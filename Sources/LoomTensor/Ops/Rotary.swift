@@ -62,7 +62,9 @@ public struct RotaryAngles: Sendable {
         (self.headDim, self.count, self.cos, self.sin) = (headDim, count, cos, sin)
     }
 
-    /// The angles of the last `n` positions (the queries of a layer cut to its last rows).
+    /// The angles of the last `n` positions (the queries of a layer cut to its last rows), for angles
+    /// shared by the batch (one row per position): per-sample angles ([B·T]) would keep only the last
+    /// sample's.
     public func suffix(_ n: Int) -> RotaryAngles {
         precondition(n <= count, "\(n) of \(count) positions")
         let half = headDim / 2
@@ -87,6 +89,7 @@ public func applyRotaryEmbedding(_ x: Tensor, angles: RotaryAngles) -> Tensor {
     let half = d / 2
     let shared = angles.count == t
     func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, inverse: Bool) {
+        guard b * t * h > 0 else { return }
         angles.cos.withUnsafeBufferPointer { cp in
             angles.sin.withUnsafeBufferPointer { sp in
                 let (cosRows, sinRows) = (cp.baseAddress!, sp.baseAddress!)
@@ -102,7 +105,6 @@ public func applyRotaryEmbedding(_ x: Tensor, angles: RotaryAngles) -> Tensor {
     let xd = x.contiguousStorageView()
     defer { keepAlive(xd) }
     let out = Tensor(uninitialized: x.shape)
-    guard out.count > 0 else { return out }
     rotate(xd.pointer, out.pointer, inverse: false)
     return Tensor.record("rotary", out, inputs: [x]) { g in
         // The rotation is orthogonal: its transpose rotates by the negative angle.

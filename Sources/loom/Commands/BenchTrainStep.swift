@@ -104,7 +104,7 @@ struct BenchTrainStep: ParsableCommand {
             print(String(format: "step %d: %.3f s, loss %.4f", i + 1, seconds, loss))
         }
         let median = times.sorted()[times.count / 2]
-        if profile { printProfile(steps: steps, stepSeconds: times.reduce(0, +) / Double(steps)) }
+        if profile { printProfile(steps: steps, stepSeconds: times.reduce(0, +) / Double(steps), recordingThreads: shardCount) }
         let result: [String: Any] = [
             "stage": loraRank.map { "2-lora-r\($0)" } ?? String(stage), "median_step_s": (median * 1e4).rounded() / 1e4,
             "tokens_per_s": (Double(batch * length) / median).rounded(),
@@ -115,11 +115,12 @@ struct BenchTrainStep: ParsableCommand {
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 
-    /// The op table: seconds per step summed over threads, and their share of the step's thread time.
-    func printProfile(steps: Int, stepSeconds: Double) {
+    /// The op table: seconds per step summed over the threads that record ops (one per shard; a
+    /// kernel's own worker threads count inside its op), and their share of those threads' time.
+    func printProfile(steps: Int, stepSeconds: Double, recordingThreads: Int) {
         OpProfile.isEnabled = false
         let entries = OpProfile.entries
-        let threadSeconds = stepSeconds * Double(Threads.count)
+        let threadSeconds = stepSeconds * Double(recordingThreads)
         let accounted = entries.reduce(0) { $0 + $1.entry.seconds } / Double(steps)
         func padded(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
         print(padded("op", 34) + "  ms/step  calls/step   share")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LoomTensor
 
-/// Prints what Loom runs on: the OpenBLAS library and kernel, threads, CPU vector width.
+/// Prints what Loom runs on: the OpenBLAS library and kernel, the row kernels' build, threads, CPU vector width.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the BLAS kernel, threads and CPU features Loom uses.")
 
@@ -16,6 +16,7 @@ struct Info: ParsableCommand {
         print("kernel (core)    : \(info.coreName)")
         print("OPENBLAS_CORETYPE: \(info.coreTypeEnvironment.isEmpty ? "(unset: OpenBLAS detects)" : info.coreTypeEnvironment)\(info.coreTypeChosenByLoom ? " (chosen by Loom from CPUID)" : " (set by the user)")")
         print("CPU vector width : \(info.cpuVectorBits == 0 ? "no AVX2" : "\(info.cpuVectorBits) bits")")
+        print("row kernels      : \(Kernels.rowKernelsVariant) (CLoomKernels: SwiGLU, softmax, norms, rotary)")
         print("threads          : \(Threads.count) (OpenBLAS: \(info.threads))")
     }
 }
