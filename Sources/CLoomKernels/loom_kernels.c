@@ -57,6 +57,17 @@ static inline __attribute__((always_inline)) float lanes_sum(float *acc) {
     return acc[0];
 }
 
+// Σ a[i]·b[i] in 16 partial sums added pairwise, then the tail in order.
+static inline __attribute__((always_inline)) float lanes_dot(const float *a, const float *b, long count) {
+    float acc[LANES] = {0};
+    long i = 0;
+    for (; i + LANES <= count; i += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += a[i + l] * b[i + l];
+    float total = lanes_sum(acc);
+    for (; i < count; i++) total += a[i] * b[i];
+    return total;
+}
+
 LOOM_CLONES
 void loom_silu_gate_forward(const float *gate, const float *up, float *out, long count) {
     for (long i = 0; i < count; i++) {
@@ -137,12 +148,7 @@ void loom_exp_shifted_in_place(float *x, long count, float shift) {
 
 LOOM_CLONES
 void loom_softmax_backward_row(const float *p, float *dp, long count) {
-    float acc[LANES] = {0};
-    long i = 0;
-    for (; i + LANES <= count; i += LANES)
-        for (int l = 0; l < LANES; l++) acc[l] += p[i + l] * dp[i + l];
-    float dot = lanes_sum(acc);
-    for (; i < count; i++) dot += p[i] * dp[i];
+    float dot = lanes_dot(p, dp, count);
     for (long j = 0; j < count; j++) dp[j] = p[j] * (dp[j] - dot);
 }
 
@@ -151,13 +157,7 @@ void loom_rms_norm_forward(const float *x, const float *weight, float eps, long 
                            float *out, float *normalized, float *rstd) {
     for (long r = 0; r < rows; r++) {
         const float *row = x + r * d;
-        float acc[LANES] = {0};
-        long j = 0;
-        for (; j + LANES <= d; j += LANES)
-            for (int l = 0; l < LANES; l++) acc[l] += row[j + l] * row[j + l];
-        float ss = lanes_sum(acc);
-        for (; j < d; j++) ss += row[j] * row[j];
-        float inv = 1 / sqrtf(ss / (float)d + eps);
+        float inv = 1 / sqrtf(lanes_dot(row, row, d) / (float)d + eps);
         rstd[r] = inv;
         for (long k = 0; k < d; k++) {
             float n = row[k] * inv;
